@@ -1,0 +1,231 @@
+//! Authentication rules: registration, login, the refresh-token session
+//! model, logout and session management. No HTTP here beyond the shared
+//! error type; handlers call these and shape the responses.
+
+pub mod cookies;
+pub mod csrf;
+pub mod extractor;
+pub mod password;
+mod session;
+pub mod tokens;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::domain::{
+    EmailAddress, NewUser, Password, ReportSetting, User, UserId, UserName,
+};
+use crate::error::{ApiError, ApiResult};
+use crate::metrics::{AuthEvent, Metrics};
+use crate::rate_limit::{RateLimiter, ip_key};
+use crate::settings::Settings;
+use crate::store::SharedStore;
+use password::{HashError, PasswordHasher};
+use tokens::{Signed, TokenService};
+
+pub use extractor::AuthUser;
+pub use session::Refreshed;
+
+/// Who is asking: recorded on sessions and in audit events.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+/// A validated registration.
+#[derive(Debug)]
+pub struct Registration {
+    pub name: UserName,
+    pub email: EmailAddress,
+    pub password: Password,
+}
+
+/// What a successful login yields.
+#[derive(Debug)]
+pub struct LoggedIn {
+    pub user: User,
+    pub report_setting: ReportSetting,
+    pub access: Signed,
+    pub refresh: Signed,
+}
+
+struct Limits {
+    login_per_ip: RateLimiter<IpAddr>,
+    register_per_ip: RateLimiter<IpAddr>,
+    refresh_per_ip: RateLimiter<IpAddr>,
+    login_failures: RateLimiter<String>,
+}
+
+pub struct Auth {
+    store: SharedStore,
+    tokens: TokenService,
+    hasher: PasswordHasher,
+    limits: Limits,
+    metrics: Arc<Metrics>,
+    grace_period: Duration,
+}
+
+impl Auth {
+    pub fn new(settings: &Settings, store: SharedStore, metrics: Arc<Metrics>) -> Self {
+        let rl = &settings.rate_limit;
+        let per_ip = || RateLimiter::new(rl.per_ip, rl.window, rl.max_keys);
+        Self {
+            store,
+            tokens: TokenService::new(&settings.jwt),
+            hasher: PasswordHasher::new(
+                settings.passwords.bcrypt_cost,
+                settings.passwords.workers,
+                settings.passwords.queue,
+            ),
+            limits: Limits {
+                login_per_ip: per_ip(),
+                register_per_ip: per_ip(),
+                refresh_per_ip: per_ip(),
+                login_failures: RateLimiter::new(rl.login_failures, rl.window, rl.max_keys),
+            },
+            metrics,
+            grace_period: settings.jwt.refresh_grace_period,
+        }
+    }
+
+    pub fn tokens(&self) -> &TokenService {
+        &self.tokens
+    }
+
+    pub fn store(&self) -> &SharedStore {
+        &self.store
+    }
+
+    /// Creates the user and the default report setting, both or neither.
+    #[tracing::instrument(skip_all)]
+    pub async fn register(
+        &self,
+        client: &ClientInfo,
+        registration: Registration,
+    ) -> ApiResult<(User, ReportSetting)> {
+        self.limit_ip(&self.limits.register_per_ip, client)?;
+        let password_hash = self.hasher.hash(&registration.password).await.map_err(hash_error)?;
+        let now = crate::domain::now();
+        let user = User {
+            id: UserId::generate(),
+            name: registration.name,
+            email: registration.email,
+            profile_picture: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let report_setting = ReportSetting::default_for(user.id.clone());
+        let new = NewUser {
+            user,
+            password_hash,
+            report_setting,
+        };
+        self.store.create_user(&new).await?;
+        self.audit(AuthEvent::registered, Some(&new.user.id), None, client);
+        Ok((new.user, new.report_setting))
+    }
+
+    /// Checks the credentials and opens a session. Unknown emails and wrong
+    /// passwords are indistinguishable: same error, same bcrypt work.
+    #[tracing::instrument(skip_all)]
+    pub async fn login(
+        &self,
+        client: &ClientInfo,
+        email: EmailAddress,
+        password: &str,
+    ) -> ApiResult<LoggedIn> {
+        if let Err(e) = self.limit_ip(&self.limits.login_per_ip, client) {
+            self.metrics.count(AuthEvent::login_rate_limited);
+            return Err(e);
+        }
+        let email_key = email.as_str().to_owned();
+        if let Err(limited) = self.limits.login_failures.peek(&email_key) {
+            self.metrics.count(AuthEvent::login_rate_limited);
+            self.audit(AuthEvent::login_rate_limited, None, None, client);
+            return Err(ApiError::RateLimited {
+                retry_after: limited.retry_after,
+            });
+        }
+        let credentials = self.store.find_credentials_by_email(&email).await?;
+        // Passwords over bcrypt's limit can match nothing that registration
+        // accepted; verify against the dummy hash to keep the timing.
+        let usable = password.len() <= Password::MAX_BYTES;
+        let hash = credentials
+            .as_ref()
+            .filter(|_| usable)
+            .map(|c| c.password_hash.as_str());
+        let matches = self.hasher.verify(password, hash).await.map_err(|e| {
+            if e == HashError::Overloaded {
+                self.metrics.count(AuthEvent::login_shed);
+            }
+            hash_error(e)
+        })?;
+        let credentials = match credentials {
+            Some(c) if matches => c,
+            other => {
+                // Spend from the email's failure budget; the next attempt
+                // past it is refused before bcrypt runs.
+                let _ = self.limits.login_failures.check(&email_key);
+                let known = other.as_ref().map(|c| &c.user.id);
+                self.audit(AuthEvent::login_failed, known, None, client);
+                return Err(ApiError::InvalidCredentials);
+            }
+        };
+        let user = credentials.user;
+        let report_setting = self
+            .store
+            .report_setting(&user.id)
+            .await?
+            .ok_or_else(|| ApiError::internal(format!("user {} has no report setting", user.id)))?;
+        let (access, refresh, session_id) = self.open_session(&user.id, client).await?;
+        self.audit(AuthEvent::login_succeeded, Some(&user.id), Some(&session_id), client);
+        Ok(LoggedIn {
+            user,
+            report_setting,
+            access,
+            refresh,
+        })
+    }
+
+    fn limit_ip(&self, limiter: &RateLimiter<IpAddr>, client: &ClientInfo) -> ApiResult<()> {
+        let Some(ip) = client.ip else { return Ok(()) };
+        limiter.check(&ip_key(ip)).map_err(|limited| {
+            self.metrics.count(AuthEvent::rate_limited);
+            ApiError::RateLimited {
+                retry_after: limited.retry_after,
+            }
+        })
+    }
+
+    /// Counts the event and writes it to the audit log (target `audit`).
+    /// Never a password, token or secret.
+    pub fn audit(
+        &self,
+        event: AuthEvent,
+        user_id: Option<&UserId>,
+        session_id: Option<&crate::domain::SessionId>,
+        client: &ClientInfo,
+    ) {
+        self.metrics.count(event);
+        tracing::info!(
+            target: "audit",
+            event = event.as_str(),
+            user_id = user_id.map(UserId::as_str),
+            session_id = session_id.map(|s| s.as_str()),
+            ip = client.ip.map(tracing::field::display),
+            user_agent = client.user_agent.as_deref(),
+            "audit event"
+        );
+    }
+}
+
+fn hash_error(e: HashError) -> ApiError {
+    match e {
+        HashError::Overloaded => ApiError::Overloaded {
+            retry_after: Duration::from_secs(1),
+        },
+        HashError::Failed(cause) => ApiError::Internal(cause),
+    }
+}

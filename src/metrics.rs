@@ -1,0 +1,181 @@
+//! Prometheus metrics: HTTP requests by route and status with latency
+//! histograms, auth events, and the store's health.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// Security-relevant events; each is counted and written to the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum AuthEvent {
+    registered,
+    login_succeeded,
+    login_failed,
+    login_rate_limited,
+    login_shed,
+    rate_limited,
+    refreshed,
+    refresh_grace_replayed,
+    refresh_refused,
+    reuse_detected,
+    logout,
+    logout_all,
+    session_revoked,
+    csrf_refused,
+}
+
+impl AuthEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthEvent::registered => "registered",
+            AuthEvent::login_succeeded => "login_succeeded",
+            AuthEvent::login_failed => "login_failed",
+            AuthEvent::login_rate_limited => "login_rate_limited",
+            AuthEvent::login_shed => "login_shed",
+            AuthEvent::rate_limited => "rate_limited",
+            AuthEvent::refreshed => "refreshed",
+            AuthEvent::refresh_grace_replayed => "refresh_grace_replayed",
+            AuthEvent::refresh_refused => "refresh_refused",
+            AuthEvent::reuse_detected => "reuse_detected",
+            AuthEvent::logout => "logout",
+            AuthEvent::logout_all => "logout_all",
+            AuthEvent::session_revoked => "session_revoked",
+            AuthEvent::csrf_refused => "csrf_refused",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct EventLabels {
+    event: AuthEvent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct LatencyLabels {
+    method: String,
+    route: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct BackendLabels {
+    backend: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<LatencyLabels, Histogram>,
+    events: Family<EventLabels, Counter>,
+    store_up: Family<BackendLabels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("tokengate");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register("http_requests", "HTTP requests by route and status", requests.clone());
+        let latency = Family::<LatencyLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ])
+        });
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            latency.clone(),
+        );
+        let events = Family::<EventLabels, Counter>::default();
+        registry.register(
+            "auth_events",
+            "Authentication events (logins, refreshes, reuse detections, revocations...)",
+            events.clone(),
+        );
+        let store_up = Family::<BackendLabels, Gauge>::default();
+        registry.register("store_up", "1 when the store answered its last ping", store_up.clone());
+        Self {
+            registry,
+            requests,
+            latency,
+            events,
+            store_up,
+        }
+    }
+
+    pub fn record_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&LatencyLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn count(&self, event: AuthEvent) {
+        self.events.get_or_create(&EventLabels { event }).inc();
+    }
+
+    pub fn event_count(&self, event: AuthEvent) -> u64 {
+        self.events.get_or_create(&EventLabels { event }).get()
+    }
+
+    pub fn set_store_up(&self, backend: &str, up: bool) {
+        self.store_up
+            .get_or_create(&BackendLabels {
+                backend: backend.to_owned(),
+            })
+            .set(i64::from(up));
+    }
+
+    /// The Prometheus text exposition of everything registered.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_histograms() {
+        let m = Metrics::new();
+        m.count(AuthEvent::login_failed);
+        m.count(AuthEvent::login_failed);
+        m.record_request("GET", "/api/user/current-user", 200, Duration::from_millis(3));
+        m.set_store_up("sqlite", true);
+        let text = m.render();
+        assert!(text.contains(r#"tokengate_auth_events_total{event="login_failed"} 2"#), "{text}");
+        assert!(text.contains(r#"tokengate_http_requests_total{method="GET",route="/api/user/current-user",status="200"} 1"#), "{text}");
+        assert!(text.contains("tokengate_http_request_duration_seconds_bucket"), "{text}");
+        assert!(text.contains(r#"tokengate_store_up{backend="sqlite"} 1"#), "{text}");
+    }
+}

@@ -1,0 +1,51 @@
+use actix_web::{HttpResponse, web};
+
+use super::dto::{LoginRequest, LoginResponse, rfc3339};
+use super::{Fields, with_tokens};
+use crate::auth::ClientInfo;
+use crate::domain::{EmailAddress, ParseError};
+use crate::error::{ApiResult, ErrorBody};
+use crate::startup::AppState;
+
+#[utoipa::path(
+    post, path = "/api/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in; sets the accessToken and refreshToken cookies", body = LoginResponse),
+        (status = 400, description = "Malformed body or missing fields", body = ErrorBody),
+        (status = 401, description = "Invalid email or password (same answer for both)", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 429, description = "Too many attempts; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Overloaded; see Retry-After", body = ErrorBody),
+    )
+)]
+pub async fn login(
+    state: web::Data<AppState>,
+    client: ClientInfo,
+    body: web::Json<LoginRequest>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let mut fields = Fields::default();
+    let email = fields.parse("email", body.email, |e| EmailAddress::parse(&e));
+    let password = fields.parse("password", body.password, |p| {
+        if p.is_empty() { Err(ParseError::new("Password is required")) } else { Ok(p) }
+    });
+    let (email, password) = fields.finish(email.zip(password))?;
+
+    let logged_in = state.auth.login(&client, email, &password).await?;
+    let expose = state.settings.jwt.expose_access_token;
+    let response = LoginResponse {
+        message: "User logged in successfully".into(),
+        user: (&logged_in.user).into(),
+        access_token: expose.then(|| logged_in.access.token.clone()),
+        expires_at: rfc3339(logged_in.access.expires_at),
+        report_setting: (&logged_in.report_setting).into(),
+    };
+    Ok(with_tokens(
+        HttpResponse::Ok(),
+        &state.cookies,
+        logged_in.access.token,
+        logged_in.refresh.token,
+    )
+    .json(response))
+}

@@ -1,0 +1,50 @@
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::dto::MessageResponse;
+use super::{NoBody, clearing_cookies};
+use crate::auth::{AuthUser, ClientInfo};
+use crate::error::{ApiResult, ErrorBody};
+use crate::startup::AppState;
+
+#[utoipa::path(
+    post, path = "/api/auth/logout", tag = "auth",
+    description = "Revokes the current session (from either cookie) and clears both cookies. Idempotent.",
+    responses(
+        (status = 200, description = "Logged out; both cookies cleared", body = MessageResponse),
+        (status = 403, description = "Cookie present but the Origin is not allowed", body = ErrorBody),
+    )
+)]
+pub async fn logout(
+    state: web::Data<AppState>,
+    client: ClientInfo,
+    req: HttpRequest,
+    _body: NoBody,
+) -> ApiResult<HttpResponse> {
+    let refresh = state.cookies.read_refresh(&req);
+    let access = state.cookies.read_access(&req);
+    state.auth.logout(&client, refresh.as_deref(), access.as_deref()).await?;
+    let response = HttpResponse::Ok().json(MessageResponse::new("Logged out"));
+    Ok(clearing_cookies(response, &state.cookies))
+}
+
+#[utoipa::path(
+    post, path = "/api/auth/logout-all", tag = "auth",
+    description = "Revokes every session of the user and clears this client's cookies.",
+    responses(
+        (status = 200, description = "Every session revoked", body = MessageResponse),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "Cookie present but the Origin is not allowed", body = ErrorBody),
+    ),
+    security(("accessCookie" = []), ("bearer" = []))
+)]
+pub async fn logout_all(
+    state: web::Data<AppState>,
+    client: ClientInfo,
+    user: AuthUser,
+    _body: NoBody,
+) -> ApiResult<HttpResponse> {
+    let revoked = state.auth.logout_all(&client, &user).await?;
+    let message = format!("Logged out of {revoked} session{}", if revoked == 1 { "" } else { "s" });
+    let response = HttpResponse::Ok().json(MessageResponse { message });
+    Ok(clearing_cookies(response, &state.cookies))
+}

@@ -1,0 +1,14 @@
+use actix_web::{HttpResponse, web};
+
+use crate::startup::AppState;
+
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "application/openmetrics-text", body = String)))]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let store = state.auth.store();
+    let up = store.ping().await.is_ok();
+    state.metrics.set_store_up(store.backend(), up);
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(state.metrics.render())
+}

@@ -1,0 +1,113 @@
+//! The OpenAPI 3 document, generated from the handlers' annotations and the
+//! DTO types, and an interactive page for it (local profile).
+
+use actix_web::{HttpResponse, web};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::dto::*;
+use super::{current_user, health, login, logout, metrics, refresh, register, report_setting, sessions};
+use crate::domain::Frequency;
+use crate::error::{ErrorBody, FieldError};
+use crate::startup::AppState;
+
+/// The paths are written with the default `/api` base; `document_for`
+/// rewrites them for another base path.
+pub const DOCUMENTED_BASE: &str = "/api";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "tokengate",
+        description = "Cookie-based JWT authentication for browser single-page apps. \
+            Both tokens travel in HttpOnly cookies; state-changing requests that carry \
+            a cookie must come from an allowed Origin.",
+    ),
+    paths(
+        register::register,
+        login::login,
+        refresh::refresh,
+        logout::logout,
+        logout::logout_all,
+        sessions::list,
+        sessions::revoke,
+        current_user::current_user,
+        report_setting::get,
+        report_setting::update,
+        health::live,
+        health::ready,
+        metrics::metrics,
+        document,
+    ),
+    components(schemas(
+        ErrorBody, FieldError, UserDto, ReportSettingDto, SessionDto, MessageResponse,
+        RegisterRequest, RegisterResponse, RegisterData, LoginRequest, LoginResponse,
+        RefreshResponse, SessionsResponse, CurrentUserResponse, UpdateReportSettingRequest,
+        ReportSettingResponse, Frequency,
+    )),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "auth", description = "Registration, login and the refresh-token session"),
+        (name = "sessions", description = "The user's login sessions"),
+        (name = "user"), (name = "report"), (name = "operations"),
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "accessCookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("accessToken"))),
+        );
+        components.add_security_scheme(
+            "refreshCookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("refreshToken"))),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+/// The document with its API paths under `base_path`.
+pub fn document_for(base_path: &str) -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    if base_path != DOCUMENTED_BASE {
+        let paths = std::mem::take(&mut doc.paths.paths);
+        doc.paths.paths = paths
+            .into_iter()
+            .map(|(path, item)| match path.strip_prefix(DOCUMENTED_BASE) {
+                Some(rest) => (format!("{base_path}{rest}"), item),
+                None => (path, item),
+            })
+            .collect();
+    }
+    doc
+}
+
+#[utoipa::path(get, path = "/api/openapi.json", tag = "operations",
+    responses((status = 200, description = "This document", content_type = "application/json")))]
+pub async fn document(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(&state.openapi)
+}
+
+/// A Redoc page for the document; served in the local profile only.
+pub async fn docs_page(state: web::Data<AppState>) -> HttpResponse {
+    if !state.settings.server.api_docs {
+        return crate::error::not_found();
+    }
+    let spec = format!("{}/openapi.json", state.settings.server.base_path);
+    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(format!(
+        r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>tokengate API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><redoc spec-url="{spec}"></redoc>
+<script src="https://cdn.redoc.ly/redoc/latest/bundles/redoc.standalone.js"></script>
+</body></html>"#
+    ))
+}

@@ -1,0 +1,42 @@
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+
+use super::dto::{RefreshResponse, rfc3339};
+use super::{NoBody, clearing_cookies, with_tokens};
+use crate::auth::ClientInfo;
+use crate::error::{ApiError, ErrorBody};
+use crate::startup::AppState;
+
+#[utoipa::path(
+    post, path = "/api/auth/refresh", tag = "auth",
+    description = "The silent refresh: reads the refreshToken cookie, rotates it and sets both cookies. No body needed.",
+    responses(
+        (status = 200, description = "Rotated; both cookies set", body = RefreshResponse),
+        (status = 401, description = "Missing, invalid, expired, revoked or reused refresh token; both cookies cleared", body = ErrorBody),
+        (status = 403, description = "Cookie present but the Origin is not allowed", body = ErrorBody),
+        (status = 429, body = ErrorBody),
+    ),
+    security(("refreshCookie" = []))
+)]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    client: ClientInfo,
+    req: HttpRequest,
+    _body: NoBody,
+) -> HttpResponse {
+    let token = state.cookies.read_refresh(&req);
+    match state.auth.refresh(&client, token.as_deref()).await {
+        Ok(refreshed) => {
+            let expose = state.settings.jwt.expose_access_token;
+            let body = RefreshResponse {
+                message: "Token refreshed".into(),
+                access_token: expose.then(|| refreshed.access.token.clone()),
+                expires_at: rfc3339(refreshed.access.expires_at),
+            };
+            with_tokens(HttpResponse::Ok(), &state.cookies, refreshed.access.token, refreshed.refresh.token)
+                .json(body)
+        }
+        // A refused token is dead: tell the browser to drop both cookies.
+        Err(e @ ApiError::RefreshRefused(_)) => clearing_cookies(e.error_response(), &state.cookies),
+        Err(e) => e.error_response(),
+    }
+}

@@ -1,0 +1,154 @@
+//! Wiring: builds the store, the auth service and the HTTP server from the
+//! settings, binds the listener (port 0 in tests) and runs until stopped.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_cors::Cors;
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::http::{Method, header};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+
+use crate::auth::Auth;
+use crate::auth::cookies::AuthCookies;
+use crate::auth::csrf::{self, AllowedOrigins};
+use crate::client_ip::TrustedProxies;
+use crate::metrics::Metrics;
+use crate::settings::{SameSite, Settings};
+use crate::store::{self, SharedStore};
+use crate::{error, middleware, routes};
+
+/// What every handler can reach, built once and shared by all workers.
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub auth: Auth,
+    pub cookies: AuthCookies,
+    pub origins: AllowedOrigins,
+    pub metrics: Arc<Metrics>,
+    pub openapi: utoipa::openapi::OpenApi,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    purge: tokio::task::JoinHandle<()>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let store = store::connect(&settings.store)
+            .await
+            .context("the store could not be opened")?;
+        Self::build_with_store(settings, store).await
+    }
+
+    /// Like `build`, with a store made by the caller (the store tests use it).
+    pub async fn build_with_store(settings: Settings, store: SharedStore) -> anyhow::Result<Self> {
+        let address = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&address).with_context(|| format!("cannot listen on {address}"))?;
+        let port = listener.local_addr()?.port();
+
+        let settings = Arc::new(settings);
+        let metrics = Arc::new(Metrics::new());
+        let state = web::Data::new(AppState {
+            auth: Auth::new(&settings, Arc::clone(&store), Arc::clone(&metrics)),
+            cookies: AuthCookies::new(&settings),
+            origins: AllowedOrigins::new(
+                settings.cors.frontend_origins.clone(),
+                settings.cookies.same_site != SameSite::None,
+            ),
+            openapi: routes::openapi::document_for(&settings.server.base_path),
+            metrics,
+            settings: Arc::clone(&settings),
+        });
+        let proxies = web::Data::new(TrustedProxies::new(settings.rate_limit.trusted_proxies.clone()));
+        let purge = tokio::spawn(purge_sessions(Arc::clone(&store), settings.store.session_purge_interval));
+
+        let server_settings = Arc::clone(&settings);
+        let mut server = HttpServer::new(move || {
+            let s = &server_settings;
+            App::new()
+                .app_data(state.clone())
+                .app_data(proxies.clone())
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(s.server.body_limit_bytes)
+                        .error_handler(error::json_error),
+                )
+                .app_data(web::PayloadConfig::new(s.server.body_limit_bytes))
+                .configure(routes::configure(&s.server.base_path))
+                .default_service(web::to(|| async { error::not_found() }))
+                .wrap(from_fn(csrf::guard))
+                .wrap(cors(&s.cors.frontend_origins))
+                .wrap(from_fn(middleware::observe))
+        })
+        .listen(listener)?
+        .shutdown_timeout(settings.server.shutdown_timeout.as_secs());
+        if let Some(workers) = settings.server.workers {
+            server = server.workers(workers);
+        }
+        tracing::info!(
+            port,
+            profile = settings.profile.as_str(),
+            store = store.backend(),
+            origins = ?settings.cors.frontend_origins,
+            "tokengate listening"
+        );
+        Ok(Self {
+            port,
+            server: server.run(),
+            purge,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server gracefully from elsewhere (tests).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM (or `handle().stop()`): then stops
+    /// accepting, lets in-flight requests finish within the shutdown timeout,
+    /// and returns.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.purge.abort();
+        tracing::info!("tokengate stopped");
+        result
+    }
+}
+
+/// Exactly the configured origins, with credentials. A request from any
+/// other origin is not rejected here (the browser enforces CORS; the CSRF
+/// guard decides), it just gets no CORS headers.
+fn cors(origins: &[String]) -> Cors {
+    origins
+        .iter()
+        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
+        .allowed_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allowed_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+        .expose_headers([header::RETRY_AFTER, middleware::REQUEST_ID])
+        .supports_credentials()
+        .block_on_origin_mismatch(false)
+        .max_age(600)
+}
+
+/// Deletes expired and revoked sessions now and then, so the store does not
+/// grow without bound.
+async fn purge_sessions(store: SharedStore, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match store.purge_sessions(crate::domain::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "purged dead sessions"),
+            Err(e) => tracing::warn!(error = %e, "session purge failed"),
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! Persistence: one trait, one module per backend.
+//!
+//! The store knows nothing of HTTP. Every backend passes the same conformance
+//! suite (`tests/store/`).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::{
+    EmailAddress, NewUser, ReportSetting, ReportSettingPatch, SessionId, TokenId, User,
+    UserCredentials, UserId,
+};
+
+pub mod sqlite;
+
+/// The store shared by every worker, built once at start-up.
+pub type SharedStore = Arc<dyn Store>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write (the email is taken).
+    #[error("duplicate email")]
+    DuplicateEmail,
+    /// The backend cannot be reached right now; worth retrying later.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: a bug, corrupt data, a driver failure.
+    #[error("store failure: {0}")]
+    Internal(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// One login session: the family of refresh tokens issued since a login.
+///
+/// The current refresh token's claims are fully determined by the record
+/// (`sub` = `user_id`, `sid` = `id`, `jti` = `current_jti`, `iat` =
+/// `current_issued_at`, `exp` = `expires_at`), so it can be re-signed
+/// byte-for-byte during the grace window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub current_jti: TokenId,
+    pub current_issued_at: DateTime<Utc>,
+    /// The token the last rotation replaced, and when that happened.
+    pub previous_jti: Option<TokenId>,
+    pub rotated_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl Session {
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now
+    }
+}
+
+/// A rotation: replace `expected_jti` by `new_jti`, atomically.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    pub session_id: SessionId,
+    pub expected_jti: TokenId,
+    pub new_jti: TokenId,
+    pub now: DateTime<Utc>,
+    pub new_expires_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// A short name for logs and metrics ("sqlite", "mongodb").
+    fn backend(&self) -> &'static str;
+
+    /// Answers when the backend is reachable and working.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Creates the user and the user's report setting: both or neither.
+    async fn create_user(&self, new: &NewUser) -> StoreResult<()>;
+
+    async fn find_credentials_by_email(
+        &self,
+        email: &EmailAddress,
+    ) -> StoreResult<Option<UserCredentials>>;
+
+    async fn find_user(&self, id: &UserId) -> StoreResult<Option<User>>;
+
+    async fn report_setting(&self, user_id: &UserId) -> StoreResult<Option<ReportSetting>>;
+
+    /// Applies `patch` and returns the setting as it now is.
+    async fn update_report_setting(
+        &self,
+        user_id: &UserId,
+        patch: ReportSettingPatch,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ReportSetting>>;
+
+    async fn create_session(&self, session: &Session) -> StoreResult<()>;
+
+    async fn find_session(&self, id: &SessionId) -> StoreResult<Option<Session>>;
+
+    /// The compare-and-swap at the heart of refresh: succeeds (true) only when
+    /// the session's current token is `expected_jti`, it is not revoked and not
+    /// expired at `now`; then the current token becomes the previous one,
+    /// `new_jti` the current one, and `rotated_at`/`last_used_at`/`expires_at`
+    /// are set. Of two racing rotations of one token, exactly one succeeds.
+    async fn rotate_session(&self, rotation: &Rotation) -> StoreResult<bool>;
+
+    /// Records that the session was used (the grace-window answer).
+    async fn touch_session(&self, id: &SessionId, now: DateTime<Utc>) -> StoreResult<()>;
+
+    /// Revokes one session; with `owner`, only if it belongs to that user.
+    /// True when a live session was revoked.
+    async fn revoke_session(
+        &self,
+        id: &SessionId,
+        owner: Option<&UserId>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Revokes every live session of the user; returns how many.
+    async fn revoke_all_sessions(&self, user_id: &UserId, now: DateTime<Utc>) -> StoreResult<u64>;
+
+    /// The user's live sessions, newest first.
+    async fn list_sessions(&self, user_id: &UserId, now: DateTime<Utc>)
+    -> StoreResult<Vec<Session>>;
+
+    /// Deletes sessions that expired or were revoked before `cutoff`; returns
+    /// how many.
+    async fn purge_sessions(&self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
+}
+
+/// Builds the configured store: MongoDB when `mongo_uri` is set, else the
+/// embedded SQLite file. Creates the schema or indexes it needs.
+pub async fn connect(settings: &crate::settings::StoreSettings) -> StoreResult<SharedStore> {
+    match &settings.mongo_uri {
+        Some(_) => Err(StoreError::Internal(
+            "MONGO_URI is set but this build has no MongoDB backend yet".into(),
+        )),
+        None => Ok(Arc::new(sqlite::SqliteStore::open(settings).await?)),
+    }
+}

@@ -1,0 +1,30 @@
+//! Logging: readable lines locally, JSON in production; `RUST_LOG` (or the
+//! `log.filter` setting) chooses what is written.
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+
+use crate::settings::{LogFormat, LogSettings};
+
+/// Installs the global subscriber writing to `writer`. Returns false if one
+/// was already installed (tests start many apps in one process).
+pub fn init<W>(settings: &LogSettings, writer: W) -> bool
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    let filter = EnvFilter::try_new(&settings.filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_target(true);
+    match settings.format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init()
+            .is_ok(),
+        LogFormat::Pretty => builder.compact().try_init().is_ok(),
+    }
+}
