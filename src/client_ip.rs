@@ -96,7 +96,10 @@ mod tests {
         let req = TestRequest::default()
             .insert_header(("x-forwarded-for", "1.2.3.4"))
             .to_http_request();
-        assert_eq!(proxies(&[]).client_ip(Some(ip("10.0.0.9")), &req), Some(ip("10.0.0.9")));
+        assert_eq!(
+            proxies(&[]).client_ip(Some(ip("10.0.0.9")), &req),
+            Some(ip("10.0.0.9"))
+        );
         assert_eq!(
             proxies(&["10.0.0.1/32"]).client_ip(Some(ip("10.0.0.9")), &req),
             Some(ip("10.0.0.9"))
@@ -109,7 +112,10 @@ mod tests {
             .insert_header(("x-forwarded-for", "6.6.6.6, 203.0.113.7, 10.0.0.2"))
             .to_http_request();
         let p = proxies(&["10.0.0.0/8"]);
-        assert_eq!(p.client_ip(Some(ip("10.0.0.1")), &req), Some(ip("203.0.113.7")));
+        assert_eq!(
+            p.client_ip(Some(ip("10.0.0.1")), &req),
+            Some(ip("203.0.113.7"))
+        );
     }
 
     #[test]
@@ -122,6 +128,9 @@ mod tests {
             .insert_header(("x-forwarded-for", "garbage"))
             .to_http_request();
         let p = proxies(&["10.0.0.0/8"]);
-        assert_eq!(p.client_ip(Some(ip("10.0.0.1")), &req), Some(ip("10.0.0.1")));
+        assert_eq!(
+            p.client_ip(Some(ip("10.0.0.1")), &req),
+            Some(ip("10.0.0.1"))
+        );
     }
 }

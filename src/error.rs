@@ -111,7 +111,10 @@ impl ApiError {
     fn field_errors(&self) -> Option<Vec<FieldError>> {
         match self {
             ApiError::Validation(errors) => Some(errors.clone()),
-            ApiError::EmailTaken => Some(vec![FieldError::new("email", "Email is already registered")]),
+            ApiError::EmailTaken => Some(vec![FieldError::new(
+                "email",
+                "Email is already registered",
+            )]),
             _ => None,
         }
     }
@@ -140,7 +143,9 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         match self {
             ApiError::Internal(cause) => tracing::error!(error.cause = %cause, "internal error"),
-            ApiError::Unavailable(cause) => tracing::warn!(error.cause = %cause, "store unavailable"),
+            ApiError::Unavailable(cause) => {
+                tracing::warn!(error.cause = %cause, "store unavailable")
+            }
             _ => {}
         }
         let mut response = HttpResponse::build(self.status_code());
@@ -179,9 +184,10 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -
     let api = match &err {
         E::ContentType => ApiError::UnsupportedMediaType,
         E::OverflowKnownLength { .. } | E::Overflow { .. } => ApiError::PayloadTooLarge,
-        E::Deserialize(e) if e.is_data() => {
-            ApiError::BadRequest(format!("Request body does not match the expected shape: {}", strip_position(e)))
-        }
+        E::Deserialize(e) if e.is_data() => ApiError::BadRequest(format!(
+            "Request body does not match the expected shape: {}",
+            strip_position(e)
+        )),
         E::Deserialize(_) => ApiError::BadRequest("Request body is not valid JSON".into()),
         E::Payload(actix_web::error::PayloadError::Overflow) => ApiError::PayloadTooLarge,
         _ => ApiError::BadRequest("Request body could not be read".into()),
@@ -211,14 +217,21 @@ mod tests {
     #[actix_web::test]
     async fn internal_errors_say_nothing_of_their_cause() {
         let body = body_of(ApiError::Internal("disk I/O error at /var/db".into())).await;
-        assert_eq!(body, serde_json::json!({ "message": "Internal server error" }));
-        let body = body_of(StoreError::Unavailable("connection refused 10.0.0.3".into()).into()).await;
+        assert_eq!(
+            body,
+            serde_json::json!({ "message": "Internal server error" })
+        );
+        let body =
+            body_of(StoreError::Unavailable("connection refused 10.0.0.3".into()).into()).await;
         assert!(!body.to_string().contains("10.0.0.3"));
     }
 
     #[actix_web::test]
     async fn retry_after_is_whole_seconds_rounded_up() {
-        let r = ApiError::RateLimited { retry_after: Duration::from_millis(1500) }.error_response();
+        let r = ApiError::RateLimited {
+            retry_after: Duration::from_millis(1500),
+        }
+        .error_response();
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(r.headers().get(header::RETRY_AFTER).unwrap(), "2");
     }

@@ -92,7 +92,11 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("tokengate");
         let requests = Family::<RequestLabels, Counter>::default();
-        registry.register("http_requests", "HTTP requests by route and status", requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
         let latency = Family::<LatencyLabels, Histogram>::new_with_constructor(|| {
             Histogram::new([
                 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -110,7 +114,11 @@ impl Metrics {
             events.clone(),
         );
         let store_up = Family::<BackendLabels, Gauge>::default();
-        registry.register("store_up", "1 when the store answered its last ping", store_up.clone());
+        registry.register(
+            "store_up",
+            "1 when the store answered its last ping",
+            store_up.clone(),
+        );
         Self {
             registry,
             requests,
@@ -170,12 +178,26 @@ mod tests {
         let m = Metrics::new();
         m.count(AuthEvent::login_failed);
         m.count(AuthEvent::login_failed);
-        m.record_request("GET", "/api/user/current-user", 200, Duration::from_millis(3));
+        m.record_request(
+            "GET",
+            "/api/user/current-user",
+            200,
+            Duration::from_millis(3),
+        );
         m.set_store_up("sqlite", true);
         let text = m.render();
-        assert!(text.contains(r#"tokengate_auth_events_total{event="login_failed"} 2"#), "{text}");
+        assert!(
+            text.contains(r#"tokengate_auth_events_total{event="login_failed"} 2"#),
+            "{text}"
+        );
         assert!(text.contains(r#"tokengate_http_requests_total{method="GET",route="/api/user/current-user",status="200"} 1"#), "{text}");
-        assert!(text.contains("tokengate_http_request_duration_seconds_bucket"), "{text}");
-        assert!(text.contains(r#"tokengate_store_up{backend="sqlite"} 1"#), "{text}");
+        assert!(
+            text.contains("tokengate_http_request_duration_seconds_bucket"),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"tokengate_store_up{backend="sqlite"} 1"#),
+            "{text}"
+        );
     }
 }

@@ -22,7 +22,9 @@ fn request_id(req: &ServiceRequest) -> String {
         .filter(|id| {
             !id.is_empty()
                 && id.len() <= 128
-                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
         })
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
 }
@@ -44,7 +46,10 @@ pub async fn observe(
     );
     let mut res = next.call(req).instrument(span.clone()).await?;
 
-    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".into());
     let status = res.status();
     let elapsed = started.elapsed();
     span.record("route", route.as_str());
@@ -56,14 +61,19 @@ pub async fn observe(
         );
     });
     if let Some(state) = &state {
-        state.metrics.record_request(method.as_str(), &route, status.as_u16(), elapsed);
+        state
+            .metrics
+            .record_request(method.as_str(), &route, status.as_u16(), elapsed);
     }
 
     let headers = res.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&id) {
         headers.insert(REQUEST_ID, value);
     }
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     let is_api = state
         .as_ref()
         .is_some_and(|s| route.starts_with(&s.settings.server.base_path) || route == "unmatched");

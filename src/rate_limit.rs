@@ -64,7 +64,10 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
     }
 
     fn check_at(&self, key: &K, now: Instant, spend: bool) -> Result<(), Limited> {
-        let mut state = self.state.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         let tat = state.tat.get(key).copied().unwrap_or(now).max(now);
         let next = tat + self.interval;
         let ahead = next - now;
@@ -134,8 +137,16 @@ mod tests {
         // Other keys are unaffected.
         assert!(limiter.check_at(&"b", now, true).is_ok());
         // One interval later, one more request fits.
-        assert!(limiter.check_at(&"a", now + Duration::from_secs(90), true).is_ok());
-        assert!(limiter.check_at(&"a", now + Duration::from_secs(90), true).is_err());
+        assert!(
+            limiter
+                .check_at(&"a", now + Duration::from_secs(90), true)
+                .is_ok()
+        );
+        assert!(
+            limiter
+                .check_at(&"a", now + Duration::from_secs(90), true)
+                .is_err()
+        );
     }
 
     #[test]

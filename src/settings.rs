@@ -312,17 +312,24 @@ impl Settings {
         if !base.is_file() {
             return Err(invalid(
                 "APP_CONFIG_DIR",
-                format!("{} not found (run from the repository root or set APP_CONFIG_DIR)", base.display()),
+                format!(
+                    "{} not found (run from the repository root or set APP_CONFIG_DIR)",
+                    base.display()
+                ),
             ));
         }
         let app_vars: config::Map<String, String> = env
             .iter()
-            .filter(|(k, _)| k.starts_with("APP_") && k.as_str() != "APP_ENV" && k.as_str() != "APP_CONFIG_DIR")
+            .filter(|(k, _)| {
+                k.starts_with("APP_") && k.as_str() != "APP_ENV" && k.as_str() != "APP_CONFIG_DIR"
+            })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let mut builder = config::Config::builder()
             .add_source(config::File::from(base))
-            .add_source(config::File::from(dir.join(format!("{}.toml", profile.as_str()))).required(true))
+            .add_source(
+                config::File::from(dir.join(format!("{}.toml", profile.as_str()))).required(true),
+            )
             .add_source(
                 config::Environment::with_prefix("APP")
                     .prefix_separator("_")
@@ -382,7 +389,10 @@ impl Settings {
             .filter(|d| !d.is_empty());
         if let Some(d) = &domain {
             if d.contains(|c: char| c.is_whitespace() || matches!(c, ';' | ',' | '/' | ':')) {
-                return Err(invalid("cookies.domain", format!("{d:?} is not a host name")));
+                return Err(invalid(
+                    "cookies.domain",
+                    format!("{d:?} is not a host name"),
+                ));
             }
         }
         let cookies = CookieSettings {
@@ -401,7 +411,10 @@ impl Settings {
             .map(|o| parse_origin(o).map_err(|reason| invalid("cors.frontend_origin", reason)))
             .collect::<Result<Vec<_>, _>>()?;
         if frontend_origins.is_empty() {
-            return Err(invalid("cors.frontend_origin", "at least one origin is required"));
+            return Err(invalid(
+                "cors.frontend_origin",
+                "at least one origin is required",
+            ));
         }
 
         let mongo_uri = raw
@@ -481,7 +494,10 @@ impl Settings {
                 "pretty" | "text" => LogFormat::Pretty,
                 "json" => LogFormat::Json,
                 other => {
-                    return Err(invalid("log.format", format!("{other:?} is not pretty or json")));
+                    return Err(invalid(
+                        "log.format",
+                        format!("{other:?} is not pretty or json"),
+                    ));
                 }
             },
             filter: raw.log.filter,
@@ -516,7 +532,10 @@ fn check_jwt(profile: Profile, raw: RawJwt) -> Result<JwtSettings, SettingsError
         ));
     }
     if profile == Profile::Production {
-        for (key, value) in [("jwt.secret", &secret), ("jwt.refresh_secret", &refresh_secret)] {
+        for (key, value) in [
+            ("jwt.secret", &secret),
+            ("jwt.refresh_secret", &refresh_secret),
+        ] {
             if value.len() < MIN_SECRET_BYTES {
                 return Err(invalid(
                     key,
@@ -612,7 +631,9 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
 /// Checks that `raw` is exactly an origin: `http(s)://host[:port]` with no
 /// path, query, user info or trailing slash. Returns it as browsers send it.
 fn parse_origin(raw: &str) -> Result<String, String> {
-    let bad = || format!("{raw:?} is not an origin like https://app.example.com or http://localhost:5173");
+    let bad = || {
+        format!("{raw:?} is not an origin like https://app.example.com or http://localhost:5173")
+    };
     let rest = raw
         .strip_prefix("https://")
         .or_else(|| raw.strip_prefix("http://"))
@@ -640,7 +661,10 @@ fn parse_origin(raw: &str) -> Result<String, String> {
         return Err(bad());
     }
     if let Some(port) = port {
-        if port.is_empty() || !port.chars().all(|c| c.is_ascii_digit()) || port.parse::<u16>().is_err() {
+        if port.is_empty()
+            || !port.chars().all(|c| c.is_ascii_digit())
+            || port.parse::<u16>().is_err()
+        {
             return Err(bad());
         }
     }
@@ -674,7 +698,10 @@ mod tests {
     }
 
     fn load(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
-        let env = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Settings::load_from(&config_dir(), &env)
     }
 
@@ -682,7 +709,10 @@ mod tests {
         let mut all = vec![
             ("APP_ENV", "production"),
             ("JWT_SECRET", "an-access-secret-that-is-long-enough-0001"),
-            ("JWT_REFRESH_SECRET", "a-refresh-secret-that-is-long-enough-0002"),
+            (
+                "JWT_REFRESH_SECRET",
+                "a-refresh-secret-that-is-long-enough-0002",
+            ),
             ("FRONTEND_ORIGIN", "https://app.example.com"),
         ];
         all.extend_from_slice(vars);
@@ -721,7 +751,10 @@ mod tests {
             ("PORT", "9999"),
             ("JWT_EXPIRES_IN", "5m"),
             ("JWT_REFRESH_EXPIRES_IN", "1d"),
-            ("FRONTEND_ORIGIN", "http://localhost:3000, https://app.example.com"),
+            (
+                "FRONTEND_ORIGIN",
+                "http://localhost:3000, https://app.example.com",
+            ),
             ("BCRYPT_COST", "4"),
             ("REFRESH_GRACE_PERIOD", "0"),
             ("SQLITE_PATH", "/tmp/x.sqlite"),
@@ -732,7 +765,10 @@ mod tests {
         assert_eq!(s.server.host, "0.0.0.0");
         assert_eq!(s.jwt.access_ttl, Duration::from_secs(300));
         assert_eq!(s.jwt.refresh_ttl, Duration::from_secs(86_400));
-        assert_eq!(s.cors.frontend_origins, ["http://localhost:3000", "https://app.example.com"]);
+        assert_eq!(
+            s.cors.frontend_origins,
+            ["http://localhost:3000", "https://app.example.com"]
+        );
         assert_eq!(s.passwords.bcrypt_cost, 4);
         assert!(s.jwt.refresh_grace_period.is_zero());
         assert_eq!(s.store.sqlite_path, PathBuf::from("/tmp/x.sqlite"));
@@ -746,7 +782,14 @@ mod tests {
         assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7_200));
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(parse_duration("30").unwrap(), Duration::from_secs(30));
-        for bad in ["", "m", "15 minutes", "-5s", "1.5h", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "m",
+            "15 minutes",
+            "-5s",
+            "1.5h",
+            "99999999999999999999d",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} was accepted");
         }
     }
@@ -756,8 +799,13 @@ mod tests {
         assert!(error_of(load(&[("JWT_EXPIRES_IN", "soon")])).contains("JWT_EXPIRES_IN"));
         assert!(error_of(load(&[("COOKIE_SAMESITE", "None")])).contains("COOKIE_SAMESITE"));
         assert!(error_of(load(&[("COOKIE_SAMESITE", "sideways")])).contains("COOKIE_SAMESITE"));
-        assert!(error_of(load(&[("FRONTEND_ORIGIN", "localhost:5173")])).contains("FRONTEND_ORIGIN"));
-        assert!(error_of(load(&[("FRONTEND_ORIGIN", "http://localhost:5173/")])).contains("FRONTEND_ORIGIN"));
+        assert!(
+            error_of(load(&[("FRONTEND_ORIGIN", "localhost:5173")])).contains("FRONTEND_ORIGIN")
+        );
+        assert!(
+            error_of(load(&[("FRONTEND_ORIGIN", "http://localhost:5173/")]))
+                .contains("FRONTEND_ORIGIN")
+        );
         assert!(error_of(load(&[("FRONTEND_ORIGIN", "*")])).contains("FRONTEND_ORIGIN"));
         assert!(error_of(load(&[("MONGO_URI", "postgres://x")])).contains("MONGO_URI"));
         assert!(error_of(load(&[("BCRYPT_COST", "3")])).contains("BCRYPT_COST"));
@@ -793,10 +841,13 @@ mod tests {
 
     #[test]
     fn production_refuses_missing_secrets() {
-        let env: HashMap<String, String> = [("APP_ENV", "production"), ("FRONTEND_ORIGIN", "https://a.example")]
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let env: HashMap<String, String> = [
+            ("APP_ENV", "production"),
+            ("FRONTEND_ORIGIN", "https://a.example"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
         let message = error_of(Settings::load_from(&config_dir(), &env));
         assert!(message.contains("JWT_SECRET"), "{message}");
     }
@@ -805,10 +856,19 @@ mod tests {
     fn production_refuses_short_equal_or_development_secrets() {
         assert!(error_of(production(&[("JWT_SECRET", "short")])).contains("at least 32 bytes"));
         let same = "the-same-secret-for-both-tokens-0123456789";
-        assert!(error_of(production(&[("JWT_SECRET", same), ("JWT_REFRESH_SECRET", same)])).contains("must differ"));
         assert!(
-            error_of(production(&[("JWT_REFRESH_SECRET", DEVELOPMENT_SECRETS[1])]))
-                .contains("development default")
+            error_of(production(&[
+                ("JWT_SECRET", same),
+                ("JWT_REFRESH_SECRET", same)
+            ]))
+            .contains("must differ")
+        );
+        assert!(
+            error_of(production(&[(
+                "JWT_REFRESH_SECRET",
+                DEVELOPMENT_SECRETS[1]
+            )]))
+            .contains("development default")
         );
     }
 }

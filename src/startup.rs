@@ -47,7 +47,8 @@ impl Application {
     /// Like `build`, with a store made by the caller (the store tests use it).
     pub async fn build_with_store(settings: Settings, store: SharedStore) -> anyhow::Result<Self> {
         let address = format!("{}:{}", settings.server.host, settings.server.port);
-        let listener = TcpListener::bind(&address).with_context(|| format!("cannot listen on {address}"))?;
+        let listener =
+            TcpListener::bind(&address).with_context(|| format!("cannot listen on {address}"))?;
         let port = listener.local_addr()?.port();
 
         let settings = Arc::new(settings);
@@ -63,8 +64,13 @@ impl Application {
             metrics,
             settings: Arc::clone(&settings),
         });
-        let proxies = web::Data::new(TrustedProxies::new(settings.rate_limit.trusted_proxies.clone()));
-        let purge = tokio::spawn(purge_sessions(Arc::clone(&store), settings.store.session_purge_interval));
+        let proxies = web::Data::new(TrustedProxies::new(
+            settings.rate_limit.trusted_proxies.clone(),
+        ));
+        let purge = tokio::spawn(purge_sessions(
+            Arc::clone(&store),
+            settings.store.session_purge_interval,
+        ));
 
         let server_settings = Arc::clone(&settings);
         let mut server = HttpServer::new(move || {
@@ -130,7 +136,13 @@ fn cors(origins: &[String]) -> Cors {
     origins
         .iter()
         .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
-        .allowed_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allowed_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
         .allowed_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
         .expose_headers([header::RETRY_AFTER, middleware::REQUEST_ID])
         .supports_credentials()

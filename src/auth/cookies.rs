@@ -61,7 +61,12 @@ impl AuthCookies {
     }
 
     pub fn access(&self, token: String) -> Cookie<'static> {
-        self.build(self.access_name.clone(), token, "/".into(), self.access_max_age)
+        self.build(
+            self.access_name.clone(),
+            token,
+            "/".into(),
+            self.access_max_age,
+        )
     }
 
     pub fn refresh(&self, token: String) -> Cookie<'static> {
@@ -77,7 +82,12 @@ impl AuthCookies {
     /// they were set with, so the browser really drops them.
     pub fn cleared(&self) -> [Cookie<'static>; 2] {
         [
-            self.build(self.access_name.clone(), String::new(), "/".into(), time::Duration::ZERO),
+            self.build(
+                self.access_name.clone(),
+                String::new(),
+                "/".into(),
+                time::Duration::ZERO,
+            ),
             self.build(
                 self.refresh_name.clone(),
                 String::new(),
@@ -132,7 +142,9 @@ fn max_age(ttl: std::time::Duration) -> time::Duration {
 }
 
 fn non_empty(cookie: Option<Cookie<'static>>) -> Option<String> {
-    cookie.map(|c| c.value().to_owned()).filter(|v| !v.is_empty())
+    cookie
+        .map(|c| c.value().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 #[cfg(test)]
@@ -141,17 +153,30 @@ mod tests {
     use std::collections::HashMap;
 
     fn settings(vars: &[(&str, &str)]) -> Settings {
-        let env: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Settings::load_from(&std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config"), &env).unwrap()
+        let env: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load_from(
+            &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config"),
+            &env,
+        )
+        .unwrap()
     }
 
     #[test]
     fn defaults_match_the_contract() {
         let cookies = AuthCookies::new(&settings(&[]));
         let access = cookies.access("a".into()).to_string();
-        assert_eq!(access, "accessToken=a; HttpOnly; SameSite=Lax; Path=/; Max-Age=900");
+        assert_eq!(
+            access,
+            "accessToken=a; HttpOnly; SameSite=Lax; Path=/; Max-Age=900"
+        );
         let refresh = cookies.refresh("r".into()).to_string();
-        assert_eq!(refresh, "refreshToken=r; HttpOnly; SameSite=Lax; Path=/api/auth; Max-Age=604800");
+        assert_eq!(
+            refresh,
+            "refreshToken=r; HttpOnly; SameSite=Lax; Path=/api/auth; Max-Age=604800"
+        );
     }
 
     #[test]

@@ -68,12 +68,17 @@ impl AllowedOrigins {
 fn origin_of(url: &str) -> Option<&str> {
     let scheme_end = url.find("://")? + 3;
     let rest = &url[scheme_end..];
-    let end = rest.find(['/', '?', '#']).map_or(url.len(), |i| scheme_end + i);
+    let end = rest
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| scheme_end + i);
     Some(&url[..end])
 }
 
 fn state_changing(method: &Method) -> bool {
-    matches!(*method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE)
+    matches!(
+        *method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    )
 }
 
 pub async fn guard(
@@ -92,7 +97,9 @@ pub async fn guard(
             }
         }
     }
-    next.call(req).await.map(ServiceResponse::map_into_boxed_body)
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_boxed_body)
 }
 
 #[cfg(test)]
@@ -117,18 +124,39 @@ mod tests {
         assert_eq!(verdict(&[("origin", "http://localhost:5173")]), None);
         assert!(verdict(&[("origin", "http://localhost:5174")]).is_some());
         assert!(verdict(&[("origin", "null")]).is_some());
-        assert_eq!(verdict(&[("referer", "http://localhost:5173/app?x=1")]), None);
+        assert_eq!(
+            verdict(&[("referer", "http://localhost:5173/app?x=1")]),
+            None
+        );
         assert_eq!(verdict(&[("referer", "http://localhost:5173")]), None);
         assert!(verdict(&[("referer", "http://localhost:5173.evil.com/")]).is_some());
         assert!(verdict(&[]).is_some());
         // An Origin decides even when the Referer would pass.
-        assert!(verdict(&[("origin", "http://evil.test"), ("referer", "http://localhost:5173/")]).is_some());
+        assert!(
+            verdict(&[
+                ("origin", "http://evil.test"),
+                ("referer", "http://localhost:5173/")
+            ])
+            .is_some()
+        );
     }
 
     #[test]
     fn cross_site_fetch_metadata_is_refused() {
-        assert!(verdict(&[("origin", "http://localhost:5173"), ("sec-fetch-site", "cross-site")]).is_some());
-        assert_eq!(verdict(&[("origin", "http://localhost:5173"), ("sec-fetch-site", "same-site")]), None);
+        assert!(
+            verdict(&[
+                ("origin", "http://localhost:5173"),
+                ("sec-fetch-site", "cross-site")
+            ])
+            .is_some()
+        );
+        assert_eq!(
+            verdict(&[
+                ("origin", "http://localhost:5173"),
+                ("sec-fetch-site", "same-site")
+            ]),
+            None
+        );
         let lenient = AllowedOrigins::new(vec!["http://localhost:5173".into()], false);
         let req = TestRequest::default()
             .insert_header(("origin", "http://localhost:5173"))

@@ -32,7 +32,9 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
     // An Authorization header, when present, must be a valid Bearer token;
     // otherwise the cookie is used.
     let token = match req.headers().get(header::AUTHORIZATION) {
-        Some(value) => bearer(value).ok_or(ApiError::Unauthenticated("malformed Authorization header"))?,
+        Some(value) => {
+            bearer(value).ok_or(ApiError::Unauthenticated("malformed Authorization header"))?
+        }
         None => state
             .cookies
             .read_access(req)

@@ -13,9 +13,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::domain::{
-    EmailAddress, NewUser, Password, ReportSetting, User, UserId, UserName,
-};
+use crate::domain::{EmailAddress, NewUser, Password, ReportSetting, User, UserId, UserName};
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::{AuthEvent, Metrics};
 use crate::rate_limit::{RateLimiter, ip_key};
@@ -106,7 +104,11 @@ impl Auth {
         registration: Registration,
     ) -> ApiResult<(User, ReportSetting)> {
         self.limit_ip(&self.limits.register_per_ip, client)?;
-        let password_hash = self.hasher.hash(&registration.password).await.map_err(hash_error)?;
+        let password_hash = self
+            .hasher
+            .hash(&registration.password)
+            .await
+            .map_err(hash_error)?;
         let now = crate::domain::now();
         let user = User {
             id: UserId::generate(),
@@ -174,13 +176,17 @@ impl Auth {
             }
         };
         let user = credentials.user;
-        let report_setting = self
-            .store
-            .report_setting(&user.id)
-            .await?
-            .ok_or_else(|| ApiError::internal(format!("user {} has no report setting", user.id)))?;
+        let report_setting =
+            self.store.report_setting(&user.id).await?.ok_or_else(|| {
+                ApiError::internal(format!("user {} has no report setting", user.id))
+            })?;
         let (access, refresh, session_id) = self.open_session(&user.id, client).await?;
-        self.audit(AuthEvent::login_succeeded, Some(&user.id), Some(&session_id), client);
+        self.audit(
+            AuthEvent::login_succeeded,
+            Some(&user.id),
+            Some(&session_id),
+            client,
+        );
         Ok(LoggedIn {
             user,
             report_setting,

@@ -68,13 +68,17 @@ impl PasswordHasher {
         let hash: Arc<str> = hash.map_or_else(|| Arc::clone(&self.dummy_hash), Arc::from);
         self.run(move || {
             // A malformed stored hash is a failure to log, not a match.
-            let matches = bcrypt::verify(password, &hash).map_err(|e| HashError::Failed(e.to_string()))?;
+            let matches =
+                bcrypt::verify(password, &hash).map_err(|e| HashError::Failed(e.to_string()))?;
             Ok(matches && known)
         })
         .await?
     }
 
-    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HashError> {
         let (tx, rx) = oneshot::channel();
         let span = Span::current();
         let job: Job = Box::new(move || {
@@ -88,7 +92,8 @@ impl PasswordHasher {
                 return Err(HashError::Failed("bcrypt pool stopped".into()));
             }
         }
-        rx.await.map_err(|_| HashError::Failed("bcrypt job dropped".into()))
+        rx.await
+            .map_err(|_| HashError::Failed("bcrypt job dropped".into()))
     }
 }
 
@@ -147,7 +152,12 @@ mod tests {
     #[tokio::test]
     async fn unknown_users_never_match_and_pay_the_full_cost() {
         let hasher = PasswordHasher::new(8, 1, 4);
-        assert!(!hasher.verify("tokengate dummy password", None).await.unwrap());
+        assert!(
+            !hasher
+                .verify("tokengate dummy password", None)
+                .await
+                .unwrap()
+        );
         // The dummy hash parses as a cost-8 hash, so verifying against it runs
         // the full 2^8 rounds like a real user's hash.
         let parts: bcrypt::HashParts = hasher.dummy_hash.parse().unwrap();
@@ -169,7 +179,10 @@ mod tests {
         while hasher.jobs.try_send(Box::new(|| {})).is_err() {
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
-        assert_eq!(hasher.verify("whatever1", None).await, Err(HashError::Overloaded));
+        assert_eq!(
+            hasher.verify("whatever1", None).await,
+            Err(HashError::Overloaded)
+        );
         release.send(()).unwrap();
         // Once the thread has drained the queue, jobs are accepted again.
         let mut answer = hasher.verify("whatever1", None).await;

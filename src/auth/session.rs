@@ -51,8 +51,14 @@ impl Auth {
             revoked_at: None,
         };
         self.store.create_session(&session).await?;
-        let access = self.tokens.issue_access(user_id, &session.id, now).map_err(ApiError::internal)?;
-        let refresh = self.tokens.sign_refresh(&session).map_err(ApiError::internal)?;
+        let access = self
+            .tokens
+            .issue_access(user_id, &session.id, now)
+            .map_err(ApiError::internal)?;
+        let refresh = self
+            .tokens
+            .sign_refresh(&session)
+            .map_err(ApiError::internal)?;
         Ok((access, refresh, session.id))
     }
 
@@ -101,7 +107,12 @@ impl Auth {
                         expires_at: rotation.new_expires_at,
                         ..session
                     };
-                    self.audit(AuthEvent::refreshed, Some(&rotated.user_id), Some(&rotated.id), client);
+                    self.audit(
+                        AuthEvent::refreshed,
+                        Some(&rotated.user_id),
+                        Some(&rotated.id),
+                        client,
+                    );
                     return self.sign_pair(&rotated, now);
                 }
                 // Another request rotated this token first: read the session
@@ -117,7 +128,12 @@ impl Auth {
 
             // Neither current nor the just-replaced token: reuse.
             self.store.revoke_session(&session.id, None, now).await?;
-            self.audit(AuthEvent::reuse_detected, Some(&session.user_id), Some(&session.id), client);
+            self.audit(
+                AuthEvent::reuse_detected,
+                Some(&session.user_id),
+                Some(&session.id),
+                client,
+            );
             return Err(refused("refresh token reuse detected"));
         }
         Err(refused("refresh lost too many races"))
@@ -125,7 +141,12 @@ impl Auth {
 
     /// Whether `jti` is the token the last rotation replaced, presented
     /// within the grace period after that rotation.
-    fn within_grace(&self, session: &Session, jti: &TokenId, now: chrono::DateTime<chrono::Utc>) -> bool {
+    fn within_grace(
+        &self,
+        session: &Session,
+        jti: &TokenId,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> bool {
         let (Some(previous), Some(rotated_at)) = (&session.previous_jti, session.rotated_at) else {
             return false;
         };
@@ -133,13 +154,20 @@ impl Auth {
         !self.grace_period.is_zero() && previous == jti && now - rotated_at <= grace
     }
 
-    fn sign_pair(&self, session: &Session, now: chrono::DateTime<chrono::Utc>) -> ApiResult<Refreshed> {
+    fn sign_pair(
+        &self,
+        session: &Session,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> ApiResult<Refreshed> {
         Ok(Refreshed {
             access: self
                 .tokens
                 .issue_access(&session.user_id, &session.id, now)
                 .map_err(ApiError::internal)?,
-            refresh: self.tokens.sign_refresh(session).map_err(ApiError::internal)?,
+            refresh: self
+                .tokens
+                .sign_refresh(session)
+                .map_err(ApiError::internal)?,
         })
     }
 
@@ -173,7 +201,12 @@ impl Auth {
             .store
             .revoke_all_sessions(&user.user_id, crate::domain::now())
             .await?;
-        self.audit(AuthEvent::logout_all, Some(&user.user_id), Some(&user.session_id), client);
+        self.audit(
+            AuthEvent::logout_all,
+            Some(&user.user_id),
+            Some(&user.session_id),
+            client,
+        );
         Ok(revoked)
     }
 
@@ -194,10 +227,19 @@ impl Auth {
     ) -> ApiResult<()> {
         let id = SessionId::parse(raw_id).ok_or(ApiError::NotFound)?;
         let now = crate::domain::now();
-        if !self.store.revoke_session(&id, Some(&user.user_id), now).await? {
+        if !self
+            .store
+            .revoke_session(&id, Some(&user.user_id), now)
+            .await?
+        {
             return Err(ApiError::NotFound);
         }
-        self.audit(AuthEvent::session_revoked, Some(&user.user_id), Some(&id), client);
+        self.audit(
+            AuthEvent::session_revoked,
+            Some(&user.user_id),
+            Some(&id),
+            client,
+        );
         Ok(())
     }
 }

@@ -146,8 +146,12 @@ impl TokenService {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
         };
-        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.access_encoding)
-            .map_err(|_| TokenError::Signing)?;
+        let token = encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.access_encoding,
+        )
+        .map_err(|_| TokenError::Signing)?;
         Ok(Signed {
             token,
             expires_at: seconds(claims.exp),
@@ -167,8 +171,12 @@ impl TokenService {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
         };
-        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.refresh_encoding)
-            .map_err(|_| TokenError::Signing)?;
+        let token = encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.refresh_encoding,
+        )
+        .map_err(|_| TokenError::Signing)?;
         Ok(Signed {
             token,
             expires_at: seconds(claims.exp),
@@ -204,12 +212,18 @@ impl TokenService {
     pub fn access_session_ignoring_expiry(&self, token: &str) -> Option<SessionId> {
         let mut validation = self.validation.clone();
         validation.validate_exp = false;
-        let claims: AccessClaims = self.verify(token, &self.access_decoding, &validation).ok()?;
+        let claims: AccessClaims = self
+            .verify(token, &self.access_decoding, &validation)
+            .ok()?;
         (claims.typ == ACCESS).then_some(())?;
         SessionId::parse(&claims.sid)
     }
 
-    fn refresh_with(&self, token: &str, validation: &Validation) -> Result<RefreshToken, TokenError> {
+    fn refresh_with(
+        &self,
+        token: &str,
+        validation: &Validation,
+    ) -> Result<RefreshToken, TokenError> {
         let claims: RefreshClaims = self.verify(token, &self.refresh_decoding, validation)?;
         if claims.typ != REFRESH {
             return Err(TokenError::Invalid);
@@ -368,8 +382,13 @@ mod tests {
     fn refresh_signing_is_deterministic() {
         let tokens = TokenService::new(&settings());
         let s = session(crate::domain::now());
-        assert_eq!(tokens.sign_refresh(&s).unwrap().token, tokens.sign_refresh(&s).unwrap().token);
-        let verified = tokens.verify_refresh(&tokens.sign_refresh(&s).unwrap().token).unwrap();
+        assert_eq!(
+            tokens.sign_refresh(&s).unwrap().token,
+            tokens.sign_refresh(&s).unwrap().token
+        );
+        let verified = tokens
+            .verify_refresh(&tokens.sign_refresh(&s).unwrap().token)
+            .unwrap();
         assert_eq!(verified.jti, s.current_jti);
     }
 
@@ -377,7 +396,10 @@ mod tests {
     fn token_kinds_are_not_interchangeable() {
         let tokens = TokenService::new(&settings());
         let s = session(Utc::now());
-        let access = tokens.issue_access(&s.user_id, &s.id, Utc::now()).unwrap().token;
+        let access = tokens
+            .issue_access(&s.user_id, &s.id, Utc::now())
+            .unwrap()
+            .token;
         let refresh = tokens.sign_refresh(&s).unwrap().token;
         assert_eq!(tokens.verify_refresh(&access), Err(TokenError::Invalid));
         assert_eq!(tokens.verify_access(&refresh), Err(TokenError::Invalid));
@@ -392,18 +414,31 @@ mod tests {
         let forger = TokenService::new(&same_keys);
         let s = session(Utc::now());
         let refresh_as_access = forger.sign_refresh(&s).unwrap().token;
-        assert_eq!(TokenService::new(&st).verify_access(&refresh_as_access), Err(TokenError::Invalid));
+        assert_eq!(
+            TokenService::new(&st).verify_access(&refresh_as_access),
+            Err(TokenError::Invalid)
+        );
     }
 
     #[test]
     fn expired_tokens_are_refused_beyond_the_leeway() {
         let tokens = TokenService::new(&settings());
         let long_ago = Utc::now() - chrono::Duration::seconds(900 + 6);
-        let signed = tokens.issue_access(&UserId::generate(), &SessionId::generate(), long_ago).unwrap();
-        assert_eq!(tokens.verify_access(&signed.token), Err(TokenError::Expired));
+        let signed = tokens
+            .issue_access(&UserId::generate(), &SessionId::generate(), long_ago)
+            .unwrap();
+        assert_eq!(
+            tokens.verify_access(&signed.token),
+            Err(TokenError::Expired)
+        );
         let just = Utc::now() - chrono::Duration::seconds(900 + 2);
-        let signed = tokens.issue_access(&UserId::generate(), &SessionId::generate(), just).unwrap();
-        assert!(tokens.verify_access(&signed.token).is_ok(), "inside the 5 s leeway");
+        let signed = tokens
+            .issue_access(&UserId::generate(), &SessionId::generate(), just)
+            .unwrap();
+        assert!(
+            tokens.verify_access(&signed.token).is_ok(),
+            "inside the 5 s leeway"
+        );
     }
 
     #[test]
@@ -412,11 +447,23 @@ mod tests {
         let tokens = TokenService::new(&st);
         let (user, sid) = (UserId::generate(), SessionId::generate());
         for other in [
-            JwtSettings { issuer: "someone-else".into(), ..st.clone() },
-            JwtSettings { audience: "another-app".into(), ..st.clone() },
-            JwtSettings { secret: SecretString::from("a-different-secret-0123456789abcdef"), ..st.clone() },
+            JwtSettings {
+                issuer: "someone-else".into(),
+                ..st.clone()
+            },
+            JwtSettings {
+                audience: "another-app".into(),
+                ..st.clone()
+            },
+            JwtSettings {
+                secret: SecretString::from("a-different-secret-0123456789abcdef"),
+                ..st.clone()
+            },
         ] {
-            let token = TokenService::new(&other).issue_access(&user, &sid, Utc::now()).unwrap().token;
+            let token = TokenService::new(&other)
+                .issue_access(&user, &sid, Utc::now())
+                .unwrap()
+                .token;
             assert_eq!(tokens.verify_access(&token), Err(TokenError::Invalid));
         }
     }
@@ -437,11 +484,20 @@ mod tests {
         ] {
             for sig in ["", "AAAA"] {
                 let token = forge(header, &claims, sig);
-                assert_eq!(tokens.verify_access(&token), Err(TokenError::Invalid), "{header} / {sig:?}");
+                assert_eq!(
+                    tokens.verify_access(&token),
+                    Err(TokenError::Invalid),
+                    "{header} / {sig:?}"
+                );
             }
         }
         // The same claims, properly signed, pass: the refusals above are the header's doing.
-        let good = encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(b"test-access-secret-0123456789abcdef")).unwrap();
+        let good = encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"test-access-secret-0123456789abcdef"),
+        )
+        .unwrap();
         assert!(tokens.verify_access(&good).is_ok());
     }
 
@@ -458,7 +514,10 @@ mod tests {
             let mut claims = full.clone();
             claims.as_object_mut().unwrap().remove(field);
             let token = encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap();
-            assert!(tokens.verify_access(&token).is_err(), "token without {field} was accepted");
+            assert!(
+                tokens.verify_access(&token).is_err(),
+                "token without {field} was accepted"
+            );
         }
     }
 }

@@ -55,7 +55,15 @@ mod tests {
 
     #[test]
     fn refuses_invalid_addresses() {
-        for raw in ["", "   ", "alice", "alice@", "@example.com", "a b@example.com", "alice@@example.com"] {
+        for raw in [
+            "",
+            "   ",
+            "alice",
+            "alice@",
+            "@example.com",
+            "a b@example.com",
+            "alice@@example.com",
+        ] {
             assert!(EmailAddress::parse(raw).is_err(), "{raw:?} was accepted");
         }
     }

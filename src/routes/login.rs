@@ -28,7 +28,11 @@ pub async fn login(
     let mut fields = Fields::default();
     let email = fields.parse("email", body.email, |e| EmailAddress::parse(&e));
     let password = fields.parse("password", body.password, |p| {
-        if p.is_empty() { Err(ParseError::new("Password is required")) } else { Ok(p) }
+        if p.is_empty() {
+            Err(ParseError::new("Password is required"))
+        } else {
+            Ok(p)
+        }
     });
     let (email, password) = fields.finish(email.zip(password))?;
 

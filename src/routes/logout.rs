@@ -22,7 +22,10 @@ pub async fn logout(
 ) -> ApiResult<HttpResponse> {
     let refresh = state.cookies.read_refresh(&req);
     let access = state.cookies.read_access(&req);
-    state.auth.logout(&client, refresh.as_deref(), access.as_deref()).await?;
+    state
+        .auth
+        .logout(&client, refresh.as_deref(), access.as_deref())
+        .await?;
     let response = HttpResponse::Ok().json(MessageResponse::new("Logged out"));
     Ok(clearing_cookies(response, &state.cookies))
 }
@@ -44,7 +47,10 @@ pub async fn logout_all(
     _body: NoBody,
 ) -> ApiResult<HttpResponse> {
     let revoked = state.auth.logout_all(&client, &user).await?;
-    let message = format!("Logged out of {revoked} session{}", if revoked == 1 { "" } else { "s" });
+    let message = format!(
+        "Logged out of {revoked} session{}",
+        if revoked == 1 { "" } else { "s" }
+    );
     let response = HttpResponse::Ok().json(MessageResponse { message });
     Ok(clearing_cookies(response, &state.cookies))
 }

@@ -36,7 +36,10 @@ pub fn configure(base_path: &str) -> impl FnOnce(&mut web::ServiceConfig) + '_ {
                 .route("/auth/logout-all", web::post().to(logout::logout_all))
                 .route("/auth/sessions", web::get().to(sessions::list))
                 .route("/auth/sessions/{id}", web::delete().to(sessions::revoke))
-                .route("/user/current-user", web::get().to(current_user::current_user))
+                .route(
+                    "/user/current-user",
+                    web::get().to(current_user::current_user),
+                )
                 .route("/report/setting", web::get().to(report_setting::get))
                 .route("/report/setting", web::put().to(report_setting::update))
                 .route("/openapi.json", web::get().to(openapi::document))
@@ -61,10 +64,13 @@ impl Fields {
         parser: impl FnOnce(T) -> Result<U, ParseError>,
     ) -> Option<U> {
         let Some(value) = value else {
-            self.0.push(FieldError::new(field, format!("{field} is required")));
+            self.0
+                .push(FieldError::new(field, format!("{field} is required")));
             return None;
         };
-        parser(value).map_err(|e| self.0.push(FieldError::new(field, e.0))).ok()
+        parser(value)
+            .map_err(|e| self.0.push(FieldError::new(field, e.0)))
+            .ok()
     }
 
     /// Parses a field that may be left out.
@@ -74,7 +80,11 @@ impl Fields {
         value: Option<T>,
         parser: impl FnOnce(T) -> Result<U, ParseError>,
     ) -> Option<U> {
-        value.and_then(|v| parser(v).map_err(|e| self.0.push(FieldError::new(field, e.0))).ok())
+        value.and_then(|v| {
+            parser(v)
+                .map_err(|e| self.0.push(FieldError::new(field, e.0)))
+                .ok()
+        })
     }
 
     /// The parsed values when every field was valid, else every field error.
@@ -91,7 +101,10 @@ impl FromRequest for ClientInfo {
     type Future = std::future::Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let ip = ClientIp::from_request(req, payload).into_inner().map(|c| c.0).unwrap_or(None);
+        let ip = ClientIp::from_request(req, payload)
+            .into_inner()
+            .map(|c| c.0)
+            .unwrap_or(None);
         let user_agent = req
             .headers()
             .get(header::USER_AGENT)
@@ -118,10 +131,12 @@ impl FromRequest for NoBody {
             .is_some_and(|m| m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON));
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
-            let body = bytes.await.map_err(|e| match e.as_response_error().status_code() {
-                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-                _ => ApiError::BadRequest("Request body could not be read".into()),
-            })?;
+            let body = bytes
+                .await
+                .map_err(|e| match e.as_response_error().status_code() {
+                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+                    _ => ApiError::BadRequest("Request body could not be read".into()),
+                })?;
             if body.iter().all(u8::is_ascii_whitespace) {
                 return Ok(NoBody);
             }
@@ -142,7 +157,9 @@ pub(crate) fn with_tokens(
     access: String,
     refresh: String,
 ) -> HttpResponseBuilder {
-    response.cookie(cookies.access(access)).cookie(cookies.refresh(refresh));
+    response
+        .cookie(cookies.access(access))
+        .cookie(cookies.refresh(refresh));
     response
 }
 

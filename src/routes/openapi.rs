@@ -6,7 +6,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::dto::*;
-use super::{current_user, health, login, logout, metrics, refresh, register, report_setting, sessions};
+use super::{
+    current_user, health, login, logout, metrics, refresh, register, report_setting, sessions,
+};
 use crate::domain::Frequency;
 use crate::error::{ErrorBody, FieldError};
 use crate::startup::AppState;
@@ -69,7 +71,12 @@ impl Modify for SecuritySchemes {
         );
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
     }
 }
@@ -102,12 +109,14 @@ pub async fn docs_page(state: web::Data<AppState>) -> HttpResponse {
         return crate::error::not_found();
     }
     let spec = format!("{}/openapi.json", state.settings.server.base_path);
-    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(format!(
-        r#"<!doctype html>
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(format!(
+            r#"<!doctype html>
 <html><head><meta charset="utf-8"><title>tokengate API</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body><redoc spec-url="{spec}"></redoc>
 <script src="https://cdn.redoc.ly/redoc/latest/bundles/redoc.standalone.js"></script>
 </body></html>"#
-    ))
+        ))
 }

@@ -32,11 +32,18 @@ pub async fn refresh(
                 access_token: expose.then(|| refreshed.access.token.clone()),
                 expires_at: rfc3339(refreshed.access.expires_at),
             };
-            with_tokens(HttpResponse::Ok(), &state.cookies, refreshed.access.token, refreshed.refresh.token)
-                .json(body)
+            with_tokens(
+                HttpResponse::Ok(),
+                &state.cookies,
+                refreshed.access.token,
+                refreshed.refresh.token,
+            )
+            .json(body)
         }
         // A refused token is dead: tell the browser to drop both cookies.
-        Err(e @ ApiError::RefreshRefused(_)) => clearing_cookies(e.error_response(), &state.cookies),
+        Err(e @ ApiError::RefreshRefused(_)) => {
+            clearing_cookies(e.error_response(), &state.cookies)
+        }
         Err(e) => e.error_response(),
     }
 }

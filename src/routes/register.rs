@@ -15,7 +15,11 @@ fn parse(body: RegisterRequest) -> ApiResult<Registration> {
     let password = fields.parse("password", body.password, Password::parse);
     let values = name.zip(email).zip(password);
     let ((name, email), password) = fields.finish(values)?;
-    Ok(Registration { name, email, password })
+    Ok(Registration {
+        name,
+        email,
+        password,
+    })
 }
 
 #[utoipa::path(
@@ -39,6 +43,8 @@ pub async fn register(
     let (user, _setting) = state.auth.register(&client, registration).await?;
     Ok(HttpResponse::Created().json(RegisterResponse {
         message: "User registered successfully".into(),
-        data: RegisterData { user: (&user).into() },
+        data: RegisterData {
+            user: (&user).into(),
+        },
     }))
 }

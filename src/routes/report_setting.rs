@@ -48,7 +48,8 @@ pub async fn update(
     let body = body.into_inner();
     let mut fields = Fields::default();
     let frequency = fields.optional("frequency", body.frequency, |f| {
-        Frequency::parse(&f).ok_or_else(|| ParseError::new("Frequency must be DAILY, WEEKLY or MONTHLY"))
+        Frequency::parse(&f)
+            .ok_or_else(|| ParseError::new("Frequency must be DAILY, WEEKLY or MONTHLY"))
     });
     let patch = fields.finish(Some(ReportSettingPatch {
         frequency,

@@ -124,7 +124,10 @@ impl SqliteStore {
                 .map_err(|_| StoreError::Internal("sqlite pool poisoned".into()))?
                 .pop()
                 .ok_or_else(|| StoreError::Internal("sqlite pool empty despite a permit".into()))?;
-            let mut lease = Lease { pool: &pool, conn: Some(conn) };
+            let mut lease = Lease {
+                pool: &pool,
+                conn: Some(conn),
+            };
             let conn = lease.conn.as_mut().expect("lease holds a connection");
             f(conn).map_err(classify)
         })
@@ -235,7 +238,8 @@ fn report_setting_from(row: &Row<'_>) -> rusqlite::Result<ReportSetting> {
     Ok(ReportSetting {
         id: ReportSettingId::from_trusted(row.get(0)?),
         user_id: UserId::from_trusted(row.get(1)?),
-        frequency: Frequency::parse(&frequency).ok_or_else(|| bad_column(2, "unknown frequency"))?,
+        frequency: Frequency::parse(&frequency)
+            .ok_or_else(|| bad_column(2, "unknown frequency"))?,
         is_enabled: row.get(3)?,
     })
 }
@@ -407,9 +411,11 @@ impl Store for SqliteStore {
     async fn find_session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
         let id = id.as_str().to_owned();
         self.run(move |c| {
-            c.prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"))?
-                .query_row([id], session_from)
-                .optional()
+            c.prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"
+            ))?
+            .query_row([id], session_from)
+            .optional()
         })
         .await
     }
@@ -506,9 +512,7 @@ impl Store for SqliteStore {
     async fn purge_sessions(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
         self.run(move |c| {
             let deleted = c
-                .prepare_cached(
-                    "DELETE FROM sessions WHERE expires_at <= ?1 OR revoked_at <= ?1",
-                )?
+                .prepare_cached("DELETE FROM sessions WHERE expires_at <= ?1 OR revoked_at <= ?1")?
                 .execute([millis(cutoff)])?;
             Ok(deleted as u64)
         })
