@@ -1,0 +1,196 @@
+//! Starts the real application on a random loopback port with a fresh SQLite
+//! file, and talks to it over HTTP.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use actix_web::dev::ServerHandle;
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde_json::{Value, json};
+use tokengate::settings::Settings;
+use tokengate::startup::Application;
+
+pub const ORIGIN: &str = "http://localhost:5173";
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub address: String,
+    pub settings: Settings,
+    /// Keeps cookies like a browser and sends the SPA's Origin.
+    pub client: reqwest::Client,
+    handle: ServerHandle,
+    db_path: PathBuf,
+}
+
+/// Settings for a test: the local profile, a fresh SQLite file, port 0,
+/// cheap bcrypt and limits high enough not to get in the way.
+pub fn test_settings(extra: &[(&str, &str)]) -> Settings {
+    let db = std::env::temp_dir().join(format!("tokengate-test-{}.sqlite", uuid::Uuid::new_v4()));
+    let mut env: HashMap<String, String> = [
+        ("SQLITE_PATH", db.to_str().unwrap()),
+        ("PORT", "0"),
+        ("BCRYPT_COST", "4"),
+        ("FRONTEND_ORIGIN", ORIGIN),
+        ("RATE_LIMIT_PER_IP", "100000"),
+        ("RATE_LIMIT_LOGIN_FAILURES", "100000"),
+        ("RUST_LOG", "warn"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in extra {
+        env.insert(k.to_string(), v.to_string());
+    }
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
+    Settings::load_from(&dir, &env).expect("test settings")
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    spawn_with_settings(test_settings(extra)).await
+}
+
+pub async fn spawn_with_settings(settings: Settings) -> TestApp {
+    let db_path = settings.store.sqlite_path.clone();
+    let app = Application::build(settings.clone())
+        .await
+        .expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        client: browser(),
+        address,
+        settings,
+        handle,
+        db_path,
+    }
+}
+
+/// A client that keeps cookies and sends the allowed Origin, like the SPA.
+pub fn browser() -> reqwest::Client {
+    let mut headers = HeaderMap::new();
+    headers.insert("origin", HeaderValue::from_static(ORIGIN));
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+/// A client with no cookie jar and no default headers.
+pub fn bare() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        // Stop the server; the file goes with the test.
+        tokio::spawn(async move { handle.stop(false).await });
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.db_path.display()));
+        }
+    }
+}
+
+/// A fresh, unique email address.
+pub fn unique_email() -> String {
+    format!(
+        "user-{}@example.com",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_empty(&self, path: &str) -> reqwest::Response {
+        self.client.post(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn register(&self, email: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/auth/register",
+            &json!({ "name": "Ada Lovelace", "email": email, "password": PASSWORD }),
+        )
+        .await
+    }
+
+    pub async fn login_with(
+        &self,
+        client: &reqwest::Client,
+        email: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        client
+            .post(self.url("/api/auth/login"))
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn login(&self, email: &str) -> reqwest::Response {
+        self.login_with(&self.client, email, PASSWORD).await
+    }
+
+    /// Registers a fresh user and logs this app's client in; returns the
+    /// email and the login body.
+    pub async fn signed_in(&self) -> (String, Value) {
+        let email = unique_email();
+        assert_eq!(self.register(&email).await.status(), 201);
+        let res = self.login(&email).await;
+        assert_eq!(res.status(), 200);
+        (email, res.json().await.unwrap())
+    }
+
+    /// Logs a new, separate browser in as `email`.
+    pub async fn another_browser(&self, email: &str) -> reqwest::Client {
+        let client = browser();
+        let res = self.login_with(&client, email, PASSWORD).await;
+        assert_eq!(res.status(), 200);
+        client
+    }
+}
+
+/// The `Set-Cookie` headers of a response, by cookie name.
+pub fn set_cookies(res: &reqwest::Response) -> HashMap<String, String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .map(|c| (c.split('=').next().unwrap().to_owned(), c))
+        .collect()
+}
+
+/// The value of a cookie set by a response.
+pub fn cookie_value(res: &reqwest::Response, name: &str) -> Option<String> {
+    set_cookies(res).get(name).map(|c| {
+        c.split(';')
+            .next()
+            .unwrap()
+            .split_once('=')
+            .unwrap()
+            .1
+            .to_owned()
+    })
+}

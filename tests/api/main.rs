@@ -1,0 +1,11 @@
+//! The API test suite: the real server over HTTP, one fresh SQLite file per
+//! test.
+
+mod bodies;
+mod cors;
+mod helpers;
+mod login;
+mod protected;
+mod refresh;
+mod register;
+mod sessions;
