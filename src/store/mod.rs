@@ -13,6 +13,7 @@ use crate::domain::{
     UserCredentials, UserId,
 };
 
+pub mod mongo;
 pub mod sqlite;
 
 /// The store shared by every worker, built once at start-up.
@@ -139,9 +140,7 @@ pub trait Store: Send + Sync + 'static {
 /// embedded SQLite file. Creates the schema or indexes it needs.
 pub async fn connect(settings: &crate::settings::StoreSettings) -> StoreResult<SharedStore> {
     match &settings.mongo_uri {
-        Some(_) => Err(StoreError::Internal(
-            "MONGO_URI is set but this build has no MongoDB backend yet".into(),
-        )),
+        Some(_) => Ok(Arc::new(mongo::MongoStore::connect(settings).await?)),
         None => Ok(Arc::new(sqlite::SqliteStore::open(settings).await?)),
     }
 }

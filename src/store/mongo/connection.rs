@@ -1,0 +1,189 @@
+//! Turning `MONGO_URI` into client options, without ever printing it.
+//!
+//! The URI may hold a password, so every message produced while connecting
+//! goes through [`redact`] before it reaches an error or a log line.
+
+use std::time::Duration;
+
+use mongodb::options::ClientOptions;
+
+use super::errors::{Class, class_of, describe};
+use crate::store::{StoreError, StoreResult};
+
+/// The driver's `appName`, visible in the server's logs and `currentOp`.
+const APP_NAME: &str = "tokengate";
+
+/// Parses the URI and applies the service's defaults where the URI is silent:
+/// the short server-selection timeout (so a missing server fails a request in
+/// seconds, not the driver's 30 s) and the same bound on opening a
+/// connection. Options given in the URI win.
+pub(super) async fn client_options(uri: &str, timeout: Duration) -> StoreResult<ClientOptions> {
+    let mut options = ClientOptions::parse(uri).await.map_err(|e| {
+        let message = format!("MONGO_URI was refused: {}", redact(&describe(&e), uri));
+        match class_of(&e) {
+            // An SRV or TXT lookup that failed: the network, not the URI.
+            Class::Unavailable => StoreError::Unavailable(message),
+            _ => StoreError::Internal(message),
+        }
+    })?;
+    apply_defaults(&mut options, timeout);
+    Ok(options)
+}
+
+pub(super) fn apply_defaults(options: &mut ClientOptions, timeout: Duration) {
+    options.server_selection_timeout.get_or_insert(timeout);
+    options.connect_timeout.get_or_insert(timeout);
+    options.app_name.get_or_insert_with(|| APP_NAME.to_owned());
+}
+
+/// The database to use: the URI's own (`mongodb://host/<db>`), else the
+/// configured name.
+pub(super) fn database_name(options: &ClientOptions, configured: &str) -> String {
+    options
+        .default_database
+        .clone()
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| configured.to_owned())
+}
+
+/// Removes the URI's credentials (and the URI itself) from `text`.
+pub(super) fn redact(text: &str, uri: &str) -> String {
+    let mut secrets: Vec<String> = vec![uri.to_owned()];
+    if let Some(userinfo) = userinfo(uri) {
+        secrets.push(userinfo.to_owned());
+        if let Some((_, password)) = userinfo.split_once(':') {
+            secrets.push(password.to_owned());
+            secrets.push(percent_decode(password));
+        }
+    }
+    // Longest first, so a password inside the userinfo does not leave the
+    // rest of it behind.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut out = text.to_owned();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        out = out.replace(secret.as_str(), "<redacted>");
+    }
+    out
+}
+
+/// `user:password` of `mongodb://user:password@host/...`.
+fn userinfo(uri: &str) -> Option<&str> {
+    let (_, rest) = uri.split_once("://")?;
+    // The host list ends at the path or the options; the last '@' before
+    // that ends the credentials (an unescaped '@' in a password included).
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match authority.rfind('@') {
+        Some(at) => Some(&authority[..at]),
+        // A '/' inside an unescaped password cuts the authority short; the
+        // last '@' before the options is then the end of the credentials.
+        None => {
+            let before_options = rest.split('?').next().unwrap_or(rest);
+            before_options.rfind('@').map(|at| &before_options[..at])
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_survive_redaction() {
+        let uri = "mongodb://app:s3cr%40t@db1:27017,db2:27017/tokengate?replicaSet=rs0";
+        let text = format!("failed for {uri}; auth app:s3cr%40t; password s3cr@t; s3cr%40t");
+        let clean = redact(&text, uri);
+        assert!(!clean.contains("s3cr"), "{clean}");
+        assert!(!clean.contains("app:"), "{clean}");
+    }
+
+    #[test]
+    fn unescaped_characters_in_the_password_are_handled() {
+        let uri = "mongodb://app:pa/ss@word@db:27017/?tls=true";
+        let clean = redact("bad password pa/ss@word", uri);
+        assert!(!clean.contains("pa/ss@word"), "{clean}");
+    }
+
+    #[test]
+    fn uris_without_credentials_leave_messages_alone() {
+        let uri = "mongodb://localhost:27017";
+        assert_eq!(
+            redact("no server at localhost:27017", uri),
+            "no server at localhost:27017"
+        );
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("a%40b%2Fc"), "a@b/c");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+
+    #[tokio::test]
+    async fn defaults_apply_only_where_the_uri_is_silent() {
+        let quick = Duration::from_secs(2);
+        let o = client_options("mongodb://localhost:27017", quick)
+            .await
+            .unwrap();
+        assert_eq!(o.server_selection_timeout, Some(quick));
+        assert_eq!(o.connect_timeout, Some(quick));
+        assert_eq!(o.app_name.as_deref(), Some("tokengate"));
+
+        let o = client_options(
+            "mongodb://localhost:27017/?serverSelectionTimeoutMS=500&appName=mine",
+            quick,
+        )
+        .await
+        .unwrap();
+        assert_eq!(o.server_selection_timeout, Some(Duration::from_millis(500)));
+        assert_eq!(o.app_name.as_deref(), Some("mine"));
+    }
+
+    #[tokio::test]
+    async fn the_database_comes_from_the_uri_else_the_setting() {
+        let quick = Duration::from_secs(2);
+        let o = client_options("mongodb://localhost/app_db?replicaSet=rs0", quick)
+            .await
+            .unwrap();
+        assert_eq!(database_name(&o, "tokengate"), "app_db");
+        let o = client_options("mongodb://localhost/?replicaSet=rs0", quick)
+            .await
+            .unwrap();
+        assert_eq!(database_name(&o, "tokengate"), "tokengate");
+    }
+
+    #[tokio::test]
+    async fn a_refused_uri_does_not_echo_its_password() {
+        let uri = "mongodb://app:hunter2hunter2@:27017/";
+        let err = client_options(uri, Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, StoreError::Internal(_)), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+}
