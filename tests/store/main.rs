@@ -1,0 +1,56 @@
+//! The store conformance suite: every test runs against every backend
+//! available (see `backends`), and the run ends by naming the backends that
+//! ran.
+//!
+//! `cargo test --test store` runs it on SQLite; set `TEST_MONGO_URI` (a
+//! replica set, e.g. `mongodb://localhost:27017/?replicaSet=rs0`) and/or
+//! `TEST_MONGO_STANDALONE_URI` (a standalone server) to run it on MongoDB
+//! too (`scripts/mongo-replset.sh` starts either locally). A MongoDB that is
+//! configured but unreachable fails the run.
+
+mod backends;
+mod fixtures;
+mod harness;
+mod registration;
+mod report_settings;
+mod sessions;
+mod users;
+
+use harness::{Case, TestFuture};
+
+/// `Case`s named after their paths.
+macro_rules! cases {
+    ($($module:ident :: $test:ident),* $(,)?) => {
+        vec![$(
+            Case {
+                name: concat!(stringify!($module), "::", stringify!($test)),
+                run: |ctx| -> TestFuture { Box::pin($module::$test(ctx)) },
+            },
+        )*]
+    };
+}
+
+fn main() {
+    harness::main(cases![
+        users::ping_and_backend_name,
+        users::create_user_stores_the_user_and_the_default_setting,
+        users::lookups_by_email_and_by_id,
+        users::unknown_users_are_none,
+        users::duplicate_email_is_refused_case_insensitively,
+        users::concurrent_registrations_of_one_email,
+        registration::a_failed_second_write_leaves_no_user,
+        report_settings::update_applies_a_partial_patch,
+        report_settings::updating_an_unknown_users_setting_is_none,
+        report_settings::settings_are_per_user,
+        sessions::create_and_find,
+        sessions::rotate_with_the_current_token,
+        sessions::rotate_with_a_stale_token_fails,
+        sessions::rotate_a_revoked_or_expired_session_fails,
+        sessions::rotation_race_has_exactly_one_winner,
+        sessions::touch_moves_last_used_forward_only,
+        sessions::revoke_own_versus_another_users_session,
+        sessions::revoke_all_revokes_only_the_users_live_sessions,
+        sessions::list_returns_live_sessions_newest_first,
+        sessions::purge_deletes_expired_and_revoked_sessions,
+    ]);
+}
