@@ -1,0 +1,784 @@
+// @ts-check
+/**
+ * tokengate browser client: a dependency-free ES module for single-page apps.
+ *
+ * Both tokens live in HttpOnly cookies set by the API, so this module never
+ * sees, stores or forwards a token: it only sends `credentials: 'include'` and
+ * keeps a little non-secret bookkeeping (when the access token expires, who the
+ * user is) to refresh at the right moment.
+ *
+ * What it does for you:
+ * - `apiFetch(path, init)`: `fetch` with credentials, JSON bodies and, on a 401,
+ *   one silent refresh and one retry.
+ * - Single-flight refresh: any number of parallel 401s in one tab share one
+ *   refresh request; tabs serialise refreshes with the Web Locks API and a tab
+ *   that waited for the lock skips its own refresh when another tab refreshed
+ *   meanwhile (so tabs do not stampede the refresh endpoint).
+ * - A proactive refresh shortly before `expiresAt`.
+ * - A bounded number of consecutive failed refreshes: never a
+ *   401 → refresh → 401 loop.
+ * - Events in every tab (BroadcastChannel): `login`, `refresh`, `logout`,
+ *   `session-expired`, and `statechange` after any of them.
+ *
+ * @example
+ * import { createClient } from './tokengate-client.js';
+ * const auth = createClient({ baseUrl: 'http://localhost:8080/api' });
+ * auth.addEventListener('logout', () => showLogin());
+ * auth.addEventListener('session-expired', () => showLogin('Please log in again'));
+ * await auth.login({ email, password });
+ * const me = await auth.currentUser();
+ * const res = await auth.apiFetch('/report/setting'); // refreshes on 401
+ */
+
+/**
+ * @typedef {Object} User
+ * @property {string} _id
+ * @property {string} name
+ * @property {string} email
+ * @property {string|null} profilePicture
+ * @property {string} createdAt
+ * @property {string} updatedAt
+ */
+
+/**
+ * @typedef {Object} ReportSetting
+ * @property {string} [_id]
+ * @property {'DAILY'|'WEEKLY'|'MONTHLY'} frequency
+ * @property {boolean} isEnabled
+ */
+
+/**
+ * @typedef {Object} Session
+ * @property {string} id
+ * @property {string} createdAt
+ * @property {string} lastUsedAt
+ * @property {string} expiresAt
+ * @property {string|null} userAgent
+ * @property {string|null} ip
+ * @property {boolean} current
+ */
+
+/**
+ * @typedef {Object} LoginResult
+ * @property {User} user
+ * @property {string} expiresAt  RFC 3339 time at which the access token expires
+ * @property {ReportSetting|undefined} reportSetting
+ */
+
+/**
+ * @typedef {'unknown'|'logged-in'|'logged-out'} AuthState
+ * `unknown` until the first call tells (a page load cannot see HttpOnly cookies).
+ */
+
+/**
+ * @typedef {Object} ClientOptions
+ * @property {string} baseUrl  the API base, e.g. `http://localhost:8080/api`
+ * @property {boolean} [proactiveRefresh=true]  refresh shortly before `expiresAt`
+ * @property {number} [refreshSkewMs=30000]  how long before `expiresAt` to refresh
+ *   (at most a quarter of the token's lifetime)
+ * @property {number} [maxRefreshFailures=3]  consecutive failed refreshes, or
+ *   consecutive refreshes after which the retried call still got a 401, before
+ *   the client gives up with `session-expired` (a 401 from refresh ends it at once)
+ * @property {number} [refreshTimeoutMs=15000]  abort a refresh request after this long
+ * @property {number} [lockTimeoutMs=20000]  stop waiting for another tab's refresh
+ *   lock after this long and refresh anyway (the server's grace window makes that safe)
+ * @property {string} [lockName='tokengate-refresh']  Web Locks name
+ * @property {string} [channelName='tokengate']  BroadcastChannel name
+ * @property {typeof fetch} [fetch]  fetch implementation (default: the global one)
+ */
+
+const PROTOCOL_VERSION = 1;
+
+/** An error answer of the API: `status`, the server's `message`, field `errors`. */
+export class ApiError extends Error {
+  /**
+   * @param {number} status
+   * @param {string} message
+   * @param {{field?: string, message: string}[]} [errors]
+   * @param {unknown} [body]
+   */
+  constructor(status, message, errors = [], body = undefined) {
+    super(message);
+    this.name = 'ApiError';
+    /** HTTP status, 0 when no answer could be read. */
+    this.status = status;
+    /** Field errors of a 400, else empty. */
+    this.errors = errors;
+    /** The parsed body, if any. */
+    this.body = body;
+  }
+
+  /**
+   * Builds an ApiError from a non-2xx response.
+   * @param {Response} res
+   * @returns {Promise<ApiError>}
+   */
+  static async from(res) {
+    const body = await readJson(res);
+    const obj = /** @type {any} */ (body);
+    const message =
+      obj && typeof obj.message === 'string' ? obj.message : `HTTP ${res.status} ${res.statusText}`.trim();
+    const errors = obj && Array.isArray(obj.errors) ? obj.errors : [];
+    return new ApiError(res.status, message, errors, body);
+  }
+}
+
+/**
+ * Creates a client for one tokengate API.
+ * @param {ClientOptions} options
+ * @returns {TokengateClient}
+ */
+export function createClient(options) {
+  return new TokengateClient(options);
+}
+
+export class TokengateClient extends EventTarget {
+  /** @type {string} */ #baseUrl;
+  /** @type {Required<Omit<ClientOptions, 'baseUrl'|'fetch'>>} */ #opts;
+  /** @type {typeof fetch} */ #fetchImpl;
+  /** @type {AuthState} */ #state = 'unknown';
+  /** @type {User|null} */ #user = null;
+  /** Access-token expiry in epoch ms, or null when unknown. */
+  /** @type {number|null} */ #expiresAt = null;
+  /** Epoch ms at which the auth state this tab knows was obtained (login or refresh, any tab). */
+  #stateAt = 0;
+  /** @type {Promise<RefreshOutcome>|null} */ #inFlight = null;
+  /** Consecutive refresh requests that failed (network, 403, 429, 5xx). */
+  #refreshFailures = 0;
+  /** Consecutive refreshes after which the retried call still got a 401. */
+  #uselessRefreshes = 0;
+  /** Known dead (logged out, refresh refused, or gave up): no automatic refresh until a login. */
+  #dead = false;
+  /** @type {ReturnType<typeof setTimeout>|null} */ #timer = null;
+  /** @type {BroadcastChannel|null} */ #channel = null;
+  /** @type {string|null} */ #currentSessionId = null;
+  #closed = false;
+
+  /** @param {ClientOptions} options */
+  constructor(options) {
+    super();
+    if (!options || typeof options.baseUrl !== 'string' || !/^https?:\/\//i.test(options.baseUrl)) {
+      throw new TypeError('createClient: baseUrl must be an absolute http(s) URL, e.g. http://localhost:8080/api');
+    }
+    this.#baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.#opts = {
+      proactiveRefresh: options.proactiveRefresh ?? true,
+      refreshSkewMs: options.refreshSkewMs ?? 30_000,
+      maxRefreshFailures: Math.max(1, options.maxRefreshFailures ?? 3),
+      refreshTimeoutMs: options.refreshTimeoutMs ?? 15_000,
+      lockTimeoutMs: options.lockTimeoutMs ?? 20_000,
+      lockName: options.lockName ?? 'tokengate-refresh',
+      channelName: options.channelName ?? 'tokengate',
+    };
+    this.#fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
+
+    if (typeof BroadcastChannel === 'function') {
+      this.#channel = new BroadcastChannel(this.#opts.channelName);
+      this.#channel.onmessage = (ev) => this.#onMessage(ev.data);
+    }
+    // Another tab may already hold a live session: adopt its expiry as a hint
+    // for the proactive timer. The state stays `unknown` until a call tells.
+    const shared = this.#readShared();
+    if (shared && shared.expiresAt > Date.now()) {
+      this.#expiresAt = shared.expiresAt;
+      this.#stateAt = shared.at;
+      this.#schedule();
+    }
+  }
+
+  // ---------------------------------------------------------------- state
+
+  /** @returns {AuthState} */
+  get state() {
+    return this.#state;
+  }
+
+  /** The user of the last login or `currentUser()`, or null. @returns {User|null} */
+  get user() {
+    return this.#user;
+  }
+
+  /** When the access token expires, if known. @returns {Date|null} */
+  get expiresAt() {
+    return this.#expiresAt === null ? null : new Date(this.#expiresAt);
+  }
+
+  /** The API base URL, without a trailing slash. */
+  get baseUrl() {
+    return this.#baseUrl;
+  }
+
+  /** Stops timers and closes the BroadcastChannel. */
+  close() {
+    this.#closed = true;
+    this.#clearTimer();
+    this.#channel?.close();
+    this.#channel = null;
+  }
+
+  // ------------------------------------------------------------- fetching
+
+  /**
+   * `fetch` against the API: `path` is relative to `baseUrl` (or an absolute URL).
+   * Always sends `credentials: 'include'`; a plain object or array `body` is
+   * sent as JSON; a string body gets `Content-Type: application/json` unless you
+   * set one. On a 401 from the API (other than the auth endpoints themselves) it
+   * refreshes once (shared with every other caller and tab) and retries once.
+   * Returns the Response; it never throws for HTTP errors (see `request`).
+   * Bodies must be re-sendable (not a ReadableStream) for the retry.
+   * @param {string|URL} path
+   * @param {RequestInit & {body?: any}} [init]
+   * @returns {Promise<Response>}
+   */
+  async apiFetch(path, init = {}) {
+    const url = this.#url(path);
+    const sentAt = Date.now();
+    const res = await this.#send(url, init);
+    if (res.status !== 401 || !this.#refreshable(url) || this.#dead) {
+      return res;
+    }
+    const outcome = await this.#refreshOnce(sentAt, true);
+    if (outcome === 'failed') {
+      return res;
+    }
+    const retry = await this.#send(url, init);
+    if (retry.status === 401) {
+      // The refresh worked but the API still says no (e.g. the browser did not
+      // store the cookie): count it, so that repeated calls cannot loop forever.
+      this.#uselessRefreshes += 1;
+      if (this.#uselessRefreshes >= this.#opts.maxRefreshFailures) {
+        this.#endSession('session-expired', 'unauthorized-after-refresh', true);
+      }
+    } else {
+      this.#uselessRefreshes = 0;
+    }
+    return retry;
+  }
+
+  /**
+   * `apiFetch` + JSON: resolves to the parsed body of a 2xx answer, rejects
+   * with an `ApiError` otherwise (and with a TypeError on network failure).
+   * @param {string|URL} path
+   * @param {RequestInit & {body?: any}} [init]
+   * @returns {Promise<any>}
+   */
+  async request(path, init = {}) {
+    const res = await this.apiFetch(path, init);
+    if (!res.ok) {
+      throw await ApiError.from(res);
+    }
+    return readJson(res);
+  }
+
+  // --------------------------------------------------------------- account
+
+  /**
+   * Creates an account. Does not log in (the API sets no cookie on register).
+   * @param {{name: string, email: string, password: string}} input
+   * @returns {Promise<User>}
+   */
+  async register({ name, email, password }) {
+    const body = await this.#plain('/auth/register', { method: 'POST', body: { name, email, password } });
+    return body.data.user;
+  }
+
+  /**
+   * Logs in: the API sets both cookies. The access token that the body also
+   * carries is deliberately dropped here.
+   * @param {{email: string, password: string}} input
+   * @returns {Promise<LoginResult>}
+   */
+  async login({ email, password }) {
+    const body = await this.#plain('/auth/login', { method: 'POST', body: { email, password } });
+    const at = Date.now();
+    const expiresAt = parseTime(body.expiresAt);
+    this.#dead = false;
+    this.#resetFailures();
+    this.#user = body.user ?? null;
+    this.#adopt(expiresAt, at);
+    this.#setState('logged-in');
+    this.#broadcast({ type: 'login', user: this.#user, expiresAt, at });
+    this.#emit('login', { user: this.#user, source: 'local' });
+    return { user: body.user, expiresAt: body.expiresAt, reportSetting: body.reportSetting };
+  }
+
+  /**
+   * Logs out this browser: the API revokes the session and clears both
+   * cookies; every tab gets a `logout` event. Rejects (and changes nothing
+   * locally) when the API could not be reached or refused.
+   * @returns {Promise<void>}
+   */
+  async logout() {
+    await this.#plain('/auth/logout', { method: 'POST' });
+    this.#endSession('logout', 'logout', true);
+  }
+
+  /**
+   * Revokes every session of the user (all devices), then clears this
+   * browser's cookies; every tab gets a `logout` event.
+   * @returns {Promise<void>}
+   */
+  async logoutAll() {
+    await this.request('/auth/logout-all', { method: 'POST' });
+    try {
+      await this.#plain('/auth/logout', { method: 'POST' }); // clear the now dead cookies
+    } catch {
+      // The sessions are revoked already; stale cookies die at their next use.
+    }
+    this.#endSession('logout', 'logout-all', true);
+  }
+
+  /** @returns {Promise<User>} */
+  async currentUser() {
+    const body = await this.request('/user/current-user');
+    this.#user = body.user;
+    this.#dead = false;
+    this.#setState('logged-in', true);
+    return body.user;
+  }
+
+  /** The user's live sessions (`current` marks this browser's). @returns {Promise<Session[]>} */
+  async sessions() {
+    const body = await this.request('/auth/sessions');
+    /** @type {Session[]} */
+    const list = body.sessions ?? [];
+    this.#currentSessionId = list.find((s) => s.current)?.id ?? this.#currentSessionId;
+    return list;
+  }
+
+  /**
+   * Revokes one of the user's sessions. Revoking this browser's own session
+   * (as last seen by `sessions()`) is a logout.
+   * @param {string} id
+   * @returns {Promise<void>}
+   */
+  async revokeSession(id) {
+    await this.request(`/auth/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' });
+    if (id === this.#currentSessionId) {
+      this.#currentSessionId = null;
+      try {
+        await this.#plain('/auth/logout', { method: 'POST' });
+      } catch {
+        // revoked already; the cookies die at their next use
+      }
+      this.#endSession('logout', 'session-revoked', true);
+    }
+  }
+
+  /** @returns {Promise<ReportSetting>} */
+  async reportSetting() {
+    const body = await this.request('/report/setting');
+    return body.reportSetting;
+  }
+
+  /**
+   * @param {Partial<Pick<ReportSetting, 'frequency'|'isEnabled'>>} patch
+   * @returns {Promise<ReportSetting>}
+   */
+  async updateReportSetting(patch) {
+    const body = await this.request('/report/setting', { method: 'PUT', body: patch });
+    return body.reportSetting;
+  }
+
+  /**
+   * Refreshes now (sharing an in-flight refresh of this tab). Unlike the
+   * automatic refresh it also tries after the client gave up, so it can back
+   * a "try again" button. Resolves true when the session is alive afterwards.
+   * @returns {Promise<boolean>}
+   */
+  async refresh() {
+    const outcome = await this.#refreshOnce(Date.now(), false);
+    return outcome !== 'failed';
+  }
+
+  // -------------------------------------------------------------- refresh
+
+  /**
+   * @typedef {'refreshed'|'skipped'|'failed'} RefreshOutcome
+   * `skipped`: another caller refreshed after `since`, nothing to do.
+   */
+
+  /**
+   * Single flight: one refresh at a time per tab, serialised across tabs.
+   * @param {number} since  epoch ms: a refresh obtained after this makes ours unnecessary
+   * @param {boolean} automatic
+   * @returns {Promise<RefreshOutcome>}
+   */
+  #refreshOnce(since, automatic) {
+    if (this.#inFlight) {
+      return this.#inFlight;
+    }
+    const p = (async () => {
+      try {
+        return await this.#withLock(() => this.#refreshLocked(since, automatic));
+      } finally {
+        this.#inFlight = null;
+      }
+    })();
+    this.#inFlight = p;
+    return p;
+  }
+
+  /**
+   * Runs `fn` holding the cross-tab refresh lock when the Web Locks API is
+   * there (it needs a secure context: https or localhost); else just runs it.
+   * @template T
+   * @param {() => Promise<T>} fn
+   * @returns {Promise<T>}
+   */
+  async #withLock(fn) {
+    const locks = globalThis.navigator?.locks;
+    if (!locks || typeof locks.request !== 'function') {
+      return fn();
+    }
+    const signal = AbortSignal.timeout(this.#opts.lockTimeoutMs);
+    try {
+      return await locks.request(this.#opts.lockName, { signal }, fn);
+    } catch (err) {
+      if (/** @type {any} */ (err)?.name === 'AbortError' || /** @type {any} */ (err)?.name === 'TimeoutError') {
+        return fn(); // another tab sat on the lock: refresh anyway, the grace window covers it
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * @param {number} since
+   * @param {boolean} automatic
+   * @returns {Promise<RefreshOutcome>}
+   */
+  async #refreshLocked(since, automatic) {
+    if (automatic && this.#dead) {
+      return 'failed'; // e.g. another tab saw the session die while we waited
+    }
+    // Did anybody (this tab or another) obtain fresh cookies after `since`?
+    const shared = this.#readShared();
+    if (shared && shared.at > this.#stateAt && shared.expiresAt > Date.now()) {
+      this.#adopt(shared.expiresAt, shared.at);
+    }
+    if (this.#stateAt > since && this.#expiresAt !== null && this.#expiresAt > Date.now()) {
+      return 'skipped';
+    }
+
+    let res;
+    try {
+      res = await this.#fetchImpl(this.#url('/auth/refresh'), {
+        method: 'POST',
+        credentials: 'include',
+        headers: { Accept: 'application/json' },
+        signal: AbortSignal.timeout(this.#opts.refreshTimeoutMs),
+      });
+    } catch {
+      this.#refreshFailed('network');
+      return 'failed';
+    }
+    if (res.status === 401) {
+      // Missing, expired, revoked or reused refresh token: the session is over.
+      this.#endSession('session-expired', 'refresh-rejected', true);
+      return 'failed';
+    }
+    if (!res.ok) {
+      this.#refreshFailed(`refresh-http-${res.status}`); // 403 (origin), 429, 5xx
+      return 'failed';
+    }
+    const body = /** @type {any} */ (await readJson(res));
+    const at = Date.now();
+    const expiresAt = parseTime(body?.expiresAt);
+    this.#refreshFailures = 0;
+    this.#dead = false;
+    this.#adopt(expiresAt, at);
+    this.#setState('logged-in');
+    this.#broadcast({ type: 'refreshed', expiresAt, at });
+    this.#emit('refresh', { expiresAt: this.expiresAt, source: 'local' });
+    return 'refreshed';
+  }
+
+  /** @param {string} reason */
+  #refreshFailed(reason) {
+    this.#refreshFailures += 1;
+    if (this.#refreshFailures >= this.#opts.maxRefreshFailures) {
+      this.#endSession('session-expired', reason, true);
+    }
+  }
+
+  #resetFailures() {
+    this.#refreshFailures = 0;
+    this.#uselessRefreshes = 0;
+  }
+
+  /**
+   * Takes a new access-token expiry as the tab's state and (re)arms the timer.
+   * @param {number|null} expiresAt
+   * @param {number} at
+   */
+  #adopt(expiresAt, at) {
+    this.#expiresAt = expiresAt;
+    this.#stateAt = at;
+    this.#writeShared(expiresAt, at);
+    this.#schedule();
+  }
+
+  #schedule() {
+    this.#clearTimer();
+    if (this.#closed || !this.#opts.proactiveRefresh || this.#expiresAt === null || this.#dead) {
+      return;
+    }
+    const lifetime = this.#expiresAt - this.#stateAt;
+    const skew = Math.min(this.#opts.refreshSkewMs, Math.max(0, lifetime) / 4);
+    const delay = this.#expiresAt - skew - Date.now();
+    if (!(delay > 0)) {
+      // Expired already, or the clocks disagree: leave it to the 401 path
+      // rather than risk a loop of immediate refreshes.
+      return;
+    }
+    const since = this.#stateAt;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.#refreshOnce(since, true).catch(() => {});
+    }, Math.min(delay, 2 ** 31 - 1));
+  }
+
+  #clearTimer() {
+    if (this.#timer !== null) {
+      clearTimeout(this.#timer);
+      this.#timer = null;
+    }
+  }
+
+  /**
+   * The session is over in this browser: state, timer, shared hint, events.
+   * A tab that never knew of a session (state `unknown`) just becomes
+   * `logged-out` quietly: an anonymous page load is no "session expired".
+   * @param {'logout'|'session-expired'} kind
+   * @param {string} reason
+   * @param {boolean} local  true when this tab found out (then tell the others)
+   */
+  #endSession(kind, reason, local) {
+    const quiet = kind === 'session-expired' && this.#state === 'unknown' && local;
+    this.#dead = true;
+    this.#resetFailures();
+    this.#user = null;
+    this.#expiresAt = null;
+    this.#currentSessionId = null;
+    this.#clearTimer();
+    this.#clearShared();
+    this.#setState('logged-out');
+    if (quiet) {
+      return;
+    }
+    if (local) {
+      this.#broadcast({ type: kind, reason });
+    }
+    this.#emit(kind, { reason, source: local ? 'local' : 'remote' });
+  }
+
+  /**
+   * @param {AuthState} state
+   * @param {boolean} [force]  emit `statechange` even if unchanged (e.g. user data)
+   */
+  #setState(state, force = false) {
+    if (this.#state === state && !force) {
+      return;
+    }
+    this.#state = state;
+    this.#emit('statechange', { state, user: this.#user });
+  }
+
+  /**
+   * @param {string} type
+   * @param {Record<string, unknown>} detail
+   */
+  #emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  // -------------------------------------------------------- between tabs
+
+  /** @param {Record<string, unknown>} msg */
+  #broadcast(msg) {
+    try {
+      this.#channel?.postMessage({ v: PROTOCOL_VERSION, baseUrl: this.#baseUrl, ...msg });
+    } catch {
+      // a closed channel: nothing to tell
+    }
+  }
+
+  /** @param {any} m */
+  #onMessage(m) {
+    if (!m || m.v !== PROTOCOL_VERSION || m.baseUrl !== this.#baseUrl || this.#closed) {
+      return;
+    }
+    switch (m.type) {
+      case 'login':
+        this.#dead = false;
+        this.#resetFailures();
+        this.#user = m.user ?? null;
+        this.#expiresAt = typeof m.expiresAt === 'number' ? m.expiresAt : null;
+        this.#stateAt = Number(m.at) || Date.now();
+        this.#schedule();
+        this.#setState('logged-in', true);
+        this.#emit('login', { user: this.#user, source: 'remote' });
+        break;
+      case 'refreshed':
+        if (!(Number(m.at) > this.#stateAt)) {
+          break;
+        }
+        this.#dead = false;
+        this.#refreshFailures = 0;
+        this.#expiresAt = typeof m.expiresAt === 'number' ? m.expiresAt : null;
+        this.#stateAt = Number(m.at);
+        this.#schedule();
+        this.#setState('logged-in');
+        this.#emit('refresh', { expiresAt: this.expiresAt, source: 'remote' });
+        break;
+      case 'logout':
+      case 'session-expired':
+        this.#endSession(m.type, String(m.reason ?? m.type), false);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /**
+   * Non-secret, cross-tab hint of the newest access-token expiry (no token):
+   * read synchronously by a tab that just got the refresh lock, because the
+   * BroadcastChannel message of the tab that held it may not have arrived yet.
+   */
+  get #sharedKey() {
+    return `tokengate:${this.#baseUrl}:refresh`;
+  }
+
+  /** @returns {{expiresAt: number, at: number}|null} */
+  #readShared() {
+    try {
+      const raw = globalThis.localStorage?.getItem(this.#sharedKey);
+      if (!raw) {
+        return null;
+      }
+      const v = JSON.parse(raw);
+      return typeof v?.expiresAt === 'number' && typeof v?.at === 'number' ? v : null;
+    } catch {
+      return null; // storage disabled: in-tab knowledge only
+    }
+  }
+
+  /**
+   * @param {number|null} expiresAt
+   * @param {number} at
+   */
+  #writeShared(expiresAt, at) {
+    try {
+      if (expiresAt === null) {
+        globalThis.localStorage?.removeItem(this.#sharedKey);
+      } else {
+        globalThis.localStorage?.setItem(this.#sharedKey, JSON.stringify({ expiresAt, at }));
+      }
+    } catch {
+      // storage disabled or full: fine
+    }
+  }
+
+  #clearShared() {
+    this.#writeShared(null, 0);
+  }
+
+  // -------------------------------------------------------------- helpers
+
+  /** @param {string|URL} path */
+  #url(path) {
+    const s = String(path);
+    if (/^https?:\/\//i.test(s)) {
+      return s;
+    }
+    return this.#baseUrl + (s.startsWith('/') ? s : `/${s}`);
+  }
+
+  /**
+   * Whether a 401 from `url` means "refresh and retry": only for this API, and
+   * never for the auth endpoints that answer 401 for other reasons.
+   * @param {string} url
+   */
+  #refreshable(url) {
+    if (!url.startsWith(`${this.#baseUrl}/`)) {
+      return false;
+    }
+    const rest = url.slice(this.#baseUrl.length).split(/[?#]/)[0];
+    return !['/auth/login', '/auth/register', '/auth/refresh', '/auth/logout'].includes(rest);
+  }
+
+  /**
+   * One request, no refresh: credentials, JSON body and headers.
+   * @param {string} url
+   * @param {RequestInit & {body?: any}} init
+   * @returns {Promise<Response>}
+   */
+  #send(url, init) {
+    const headers = new Headers(init.headers);
+    let body = init.body;
+    if (isJsonValue(body)) {
+      body = JSON.stringify(body);
+    }
+    if (typeof body === 'string' && !headers.has('Content-Type')) {
+      headers.set('Content-Type', 'application/json');
+    }
+    if (!headers.has('Accept')) {
+      headers.set('Accept', 'application/json');
+    }
+    return this.#fetchImpl(url, { ...init, headers, body, credentials: 'include' });
+  }
+
+  /**
+   * A request that must not trigger a refresh (login, register, logout):
+   * parsed body of a 2xx, else ApiError.
+   * @param {string} path
+   * @param {RequestInit & {body?: any}} init
+   */
+  async #plain(path, init) {
+    const res = await this.#send(this.#url(path), init);
+    if (!res.ok) {
+      throw await ApiError.from(res);
+    }
+    return /** @type {any} */ (await readJson(res));
+  }
+}
+
+/**
+ * @param {unknown} body
+ * @returns {boolean} true for plain objects and arrays (sent as JSON)
+ */
+function isJsonValue(body) {
+  if (body === null || typeof body !== 'object') {
+    return false;
+  }
+  if (Array.isArray(body)) {
+    return true;
+  }
+  const proto = Object.getPrototypeOf(body);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * @param {Response} res
+ * @returns {Promise<unknown>} the JSON body, or null when there is none or it is not JSON
+ */
+async function readJson(res) {
+  try {
+    const text = await res.text();
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * @param {unknown} value
+ * @returns {number|null} epoch ms
+ */
+function parseTime(value) {
+  if (typeof value !== 'string') {
+    return null;
+  }
+  const ms = Date.parse(value);
+  return Number.isFinite(ms) ? ms : null;
+}
