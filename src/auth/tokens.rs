@@ -520,4 +520,58 @@ mod tests {
             );
         }
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn segment() -> impl Strategy<Value = String> {
+            proptest::collection::vec(any::<u8>(), 0..96).prop_map(|b| B64.encode(b))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn random_strings_never_authenticate(s in ".{0,600}") {
+                let tokens = TokenService::new(&settings());
+                prop_assert!(tokens.verify_access(&s).is_err());
+                prop_assert!(tokens.verify_refresh(&s).is_err());
+                prop_assert!(tokens.access_session_ignoring_expiry(&s).is_none());
+            }
+
+            #[test]
+            fn random_jwt_shaped_strings_never_authenticate(
+                h in segment(), c in segment(), sig in segment()
+            ) {
+                let tokens = TokenService::new(&settings());
+                let token = format!("{h}.{c}.{sig}");
+                prop_assert!(tokens.verify_access(&token).is_err());
+                prop_assert!(tokens.verify_refresh_ignoring_expiry(&token).is_err());
+            }
+
+            #[test]
+            fn valid_looking_headers_and_claims_with_forged_signatures_never_authenticate(
+                alg in prop_oneof![
+                    Just("HS256".to_owned()), Just("none".to_owned()), Just("HS512".to_owned()),
+                    Just("RS256".to_owned()), ".{0,8}"
+                ],
+                typ in prop_oneof![Just("access".to_owned()), Just("refresh".to_owned()), ".{0,8}"],
+                exp_offset in -1000i64..100_000,
+                sig in segment(),
+            ) {
+                let tokens = TokenService::new(&settings());
+                let now = Utc::now().timestamp();
+                let claims = serde_json::json!({
+                    "sub": UserId::generate().to_string(), "sid": SessionId::generate().to_string(),
+                    "jti": TokenId::generate().to_string(), "iat": now, "exp": now + exp_offset,
+                    "typ": typ, "iss": "tokengate", "aud": "tokengate-spa"
+                });
+                let header = serde_json::json!({ "alg": alg, "typ": "JWT" }).to_string();
+                let token = forge(&header, &claims, &sig);
+                prop_assert!(tokens.verify_access(&token).is_err());
+                prop_assert!(tokens.verify_refresh(&token).is_err());
+            }
+        }
+    }
 }

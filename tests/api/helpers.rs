@@ -15,7 +15,6 @@ pub const PASSWORD: &str = "correct horse battery";
 
 pub struct TestApp {
     pub address: String,
-    pub settings: Settings,
     /// Keeps cookies like a browser and sends the SPA's Origin.
     pub client: reqwest::Client,
     handle: ServerHandle,
@@ -55,16 +54,13 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
 
 pub async fn spawn_with_settings(settings: Settings) -> TestApp {
     let db_path = settings.store.sqlite_path.clone();
-    let app = Application::build(settings.clone())
-        .await
-        .expect("app builds");
+    let app = Application::build(settings).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         client: browser(),
         address,
-        settings,
         handle,
         db_path,
     }
@@ -89,8 +85,11 @@ pub fn bare() -> reqwest::Client {
 impl Drop for TestApp {
     fn drop(&mut self) {
         let handle = self.handle.clone();
-        // Stop the server; the file goes with the test.
-        tokio::spawn(async move { handle.stop(false).await });
+        // Stop the server (when dropped outside a runtime, the server ends
+        // with its runtime); the file goes with the test.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { handle.stop(false).await });
+        }
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", self.db_path.display()));
         }

@@ -1,8 +1,10 @@
 //! The API test suite: the real server over HTTP, one fresh SQLite file per
 //! test.
 
+mod abuse;
 mod bodies;
 mod cors;
+mod fuzz;
 mod helpers;
 mod login;
 mod protected;
