@@ -77,6 +77,18 @@ pub fn browser() -> reqwest::Client {
         .unwrap()
 }
 
+/// POSTs from the allowed origin with exactly `cookies` (no jar, no body).
+/// Owned arguments, so it can be spawned for concurrent requests.
+pub async fn post_with_cookies(url: String, cookies: String) -> reqwest::Response {
+    bare()
+        .post(url)
+        .header("origin", ORIGIN)
+        .header("cookie", cookies)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// A client with no cookie jar and no default headers.
 pub fn bare() -> reqwest::Client {
     reqwest::Client::new()

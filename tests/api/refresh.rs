@@ -24,13 +24,7 @@ async fn refresh_with(app: &TestApp, token: &str) -> reqwest::Response {
 }
 
 async fn refresh_at(url: String, token: String) -> reqwest::Response {
-    bare()
-        .post(url)
-        .header("origin", ORIGIN)
-        .header("cookie", format!("refreshToken={token}"))
-        .send()
-        .await
-        .unwrap()
+    post_with_cookies(url, format!("refreshToken={token}")).await
 }
 
 async fn assert_refused_and_cleared(res: reqwest::Response) {

@@ -148,13 +148,11 @@ async fn logout_revokes_the_session_and_clears_both_cookies() {
     assert_eq!(body["message"], "Logged out");
     // The cookie jar dropped them, and the old refresh token is dead.
     assert_eq!(app.get("/api/user/current-user").await.status(), 401);
-    let res = bare()
-        .post(app.url("/api/auth/refresh"))
-        .header("origin", ORIGIN)
-        .header("cookie", format!("refreshToken={refresh}"))
-        .send()
-        .await
-        .unwrap();
+    let res = post_with_cookies(
+        app.url("/api/auth/refresh"),
+        format!("refreshToken={refresh}"),
+    )
+    .await;
     assert_eq!(res.status(), 401);
 }
 
@@ -168,13 +166,11 @@ async fn logout_is_idempotent() {
         assert!(set_cookies(&res)["refreshToken"].contains("Max-Age=0"));
     }
     // With dead cookies.
-    let res = bare()
-        .post(app.url("/api/auth/logout"))
-        .header("origin", ORIGIN)
-        .header("cookie", "accessToken=garbage; refreshToken=also-garbage")
-        .send()
-        .await
-        .unwrap();
+    let res = post_with_cookies(
+        app.url("/api/auth/logout"),
+        "accessToken=garbage; refreshToken=also-garbage".into(),
+    )
+    .await;
     assert_eq!(res.status(), 200);
     assert!(set_cookies(&res)["accessToken"].contains("Max-Age=0"));
 }
@@ -187,21 +183,13 @@ async fn logout_with_only_the_access_cookie_revokes_the_session() {
     let login = app.login_with(&bare(), &email, PASSWORD).await;
     let access = cookie_value(&login, "accessToken").unwrap();
     let refresh = cookie_value(&login, "refreshToken").unwrap();
-    let res = bare()
-        .post(app.url("/api/auth/logout"))
-        .header("origin", ORIGIN)
-        .header("cookie", format!("accessToken={access}"))
-        .send()
-        .await
-        .unwrap();
+    let res = post_with_cookies(app.url("/api/auth/logout"), format!("accessToken={access}")).await;
     assert_eq!(res.status(), 200);
-    let res = bare()
-        .post(app.url("/api/auth/refresh"))
-        .header("origin", ORIGIN)
-        .header("cookie", format!("refreshToken={refresh}"))
-        .send()
-        .await
-        .unwrap();
+    let res = post_with_cookies(
+        app.url("/api/auth/refresh"),
+        format!("refreshToken={refresh}"),
+    )
+    .await;
     assert_eq!(res.status(), 401);
 }
 
