@@ -853,6 +853,23 @@ mod tests {
     }
 
     #[test]
+    fn production_requires_an_explicit_frontend_origin() {
+        let env: HashMap<String, String> = [
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", "an-access-secret-that-is-long-enough-0001"),
+            (
+                "JWT_REFRESH_SECRET",
+                "a-refresh-secret-that-is-long-enough-0002",
+            ),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let message = error_of(Settings::load_from(&config_dir(), &env));
+        assert!(message.contains("FRONTEND_ORIGIN"), "{message}");
+    }
+
+    #[test]
     fn production_refuses_short_equal_or_development_secrets() {
         assert!(error_of(production(&[("JWT_SECRET", "short")])).contains("at least 32 bytes"));
         let same = "the-same-secret-for-both-tokens-0123456789";
