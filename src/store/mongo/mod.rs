@@ -4,15 +4,16 @@
 //! worker. Collections: `users`, `reportSettings`, `sessions` (see
 //! `documents` for their fields and `indexes` for their indexes).
 //!
-//! Registration is one transaction where the deployment allows it, else two
-//! inserts with a compensating delete (`registration`). The session
-//! compare-and-swap is a single `findOneAndUpdate` whose filter holds the
-//! whole condition. Driver errors are sorted by `errors`: duplicate email,
-//! unavailable (503), internal (500).
+//! Registration is one transaction where the deployment allows it
+//! (`registration`), else two inserts with a compensating delete
+//! (`fallback`). The session compare-and-swap is a single `findOneAndUpdate`
+//! whose filter holds the whole condition. Driver errors are sorted by
+//! `errors`: duplicate email, unavailable (503), internal (500).
 
 mod connection;
 mod documents;
 mod errors;
+mod fallback;
 mod indexes;
 mod registration;
 
@@ -185,7 +186,13 @@ impl Store for MongoStore {
                 Err(e) => return Err(errors::classify(&e)),
             }
         }
-        registration::with_compensation(&self.users, &self.report_settings, &user, &setting).await
+        let writes = fallback::MongoWrites {
+            users: &self.users,
+            settings: &self.report_settings,
+            user: &user,
+            setting: &setting,
+        };
+        fallback::register(&writes, &fallback::COMPENSATION_BACKOFF).await
     }
 
     async fn find_credentials_by_email(

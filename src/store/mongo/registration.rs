@@ -2,20 +2,18 @@
 //!
 //! With a replica set or mongos, one transaction through the driver's
 //! convenient API (which retries `TransientTransactionError`s). A standalone
-//! server has no transactions; there the two documents are inserted one after
-//! the other and, should the second insert fail, the first is deleted again
-//! (a compensating delete), so no user is ever left without a setting.
+//! server has no transactions; there `fallback` inserts the two documents one
+//! after the other and, should the second insert fail, deletes the first
+//! again (a compensating delete), so no user is ever left without a setting.
 //!
 //! Which path is used is decided at start-up from the server's `hello` reply
 //! ([`decide`]), and revised if the server refuses a transaction at run time.
 
-use std::time::Duration;
-
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::{Client, Collection, Database};
 
-use super::documents::{ReportSettingDoc, UserDoc, field};
-use super::errors::{classify, describe, store_error};
+use super::documents::{ReportSettingDoc, UserDoc};
+use super::errors::{classify, store_error};
 use crate::store::StoreResult;
 
 /// How registration writes its two documents.
@@ -147,68 +145,6 @@ pub(super) async fn in_transaction(
             })
         })
         .await
-}
-
-/// Delays between attempts of the compensating delete.
-const COMPENSATION_BACKOFF: [Duration; 2] =
-    [Duration::from_millis(100), Duration::from_millis(500)];
-
-/// The fallback: insert the user, insert the setting; if the second insert
-/// fails, delete what it may have written and the user, then report the
-/// second insert's error.
-pub(super) async fn with_compensation(
-    users: &Collection<UserDoc>,
-    settings: &Collection<ReportSettingDoc>,
-    user: &UserDoc,
-    setting: &ReportSettingDoc,
-) -> StoreResult<()> {
-    users.insert_one(user).await.map_err(store_error)?;
-    let Err(insert_error) = settings.insert_one(setting).await else {
-        return Ok(());
-    };
-    tracing::warn!(
-        user_id = %user.id,
-        error = %describe(&insert_error),
-        "report setting insert failed; removing the new user again"
-    );
-    compensate(users, settings, user, setting).await;
-    Err(classify(&insert_error))
-}
-
-/// Best effort, retried briefly: deletes the setting (by its own id: an
-/// insert whose answer was lost may have been applied) and the user.
-async fn compensate(
-    users: &Collection<UserDoc>,
-    settings: &Collection<ReportSettingDoc>,
-    user: &UserDoc,
-    setting: &ReportSettingDoc,
-) {
-    let mut attempt = 0;
-    loop {
-        let result = async {
-            settings.delete_one(doc! { field::ID: &setting.id }).await?;
-            users.delete_one(doc! { field::ID: &user.id }).await
-        }
-        .await;
-        let Err(e) = result else {
-            return;
-        };
-        match COMPENSATION_BACKOFF.get(attempt) {
-            Some(delay) => {
-                attempt += 1;
-                tokio::time::sleep(*delay).await;
-            }
-            None => {
-                tracing::error!(
-                    user_id = %user.id,
-                    error = %describe(&e),
-                    "compensating delete failed: the user is left without a report setting; \
-                     delete the user document by hand"
-                );
-                return;
-            }
-        }
-    }
 }
 
 #[cfg(test)]
