@@ -87,6 +87,12 @@
  * @property {typeof fetch} [fetch]  fetch implementation (default: the global one)
  */
 
+/**
+ * `fetch`'s init, except that `body` may also be a plain object or array,
+ * which is sent as JSON.
+ * @typedef {Omit<RequestInit, 'body'> & { body?: BodyInit | null | Record<string, unknown> | unknown[] }} ApiInit
+ */
+
 const PROTOCOL_VERSION = 1;
 
 /** An error answer of the API: `status`, the server's `message`, field `errors`. */
@@ -227,7 +233,7 @@ export class TokengateClient extends EventTarget {
    * Returns the Response; it never throws for HTTP errors (see `request`).
    * Bodies must be re-sendable (not a ReadableStream) for the retry.
    * @param {string|URL} path
-   * @param {RequestInit & {body?: any}} [init]
+   * @param {ApiInit} [init]
    * @returns {Promise<Response>}
    */
   async apiFetch(path, init = {}) {
@@ -259,7 +265,7 @@ export class TokengateClient extends EventTarget {
    * `apiFetch` + JSON: resolves to the parsed body of a 2xx answer, rejects
    * with an `ApiError` otherwise (and with a TypeError on network failure).
    * @param {string|URL} path
-   * @param {RequestInit & {body?: any}} [init]
+   * @param {ApiInit} [init]
    * @returns {Promise<any>}
    */
   async request(path, init = {}) {
@@ -710,7 +716,7 @@ export class TokengateClient extends EventTarget {
   /**
    * One request, no refresh: credentials, JSON body and headers.
    * @param {string} url
-   * @param {RequestInit & {body?: any}} init
+   * @param {ApiInit} init
    * @returns {Promise<Response>}
    */
   #send(url, init) {
@@ -725,14 +731,14 @@ export class TokengateClient extends EventTarget {
     if (!headers.has('Accept')) {
       headers.set('Accept', 'application/json');
     }
-    return this.#fetchImpl(url, { ...init, headers, body, credentials: 'include' });
+    return this.#fetchImpl(url, { ...init, headers, body: /** @type {BodyInit|null|undefined} */ (body), credentials: 'include' });
   }
 
   /**
    * A request that must not trigger a refresh (login, register, logout):
    * parsed body of a 2xx, else ApiError.
    * @param {string} path
-   * @param {RequestInit & {body?: any}} init
+   * @param {ApiInit} init
    */
   async #plain(path, init) {
     const res = await this.#send(this.#url(path), init);
