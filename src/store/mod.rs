@@ -131,8 +131,9 @@ pub trait Store: Send + Sync + 'static {
     async fn list_sessions(&self, user_id: &UserId, now: DateTime<Utc>)
     -> StoreResult<Vec<Session>>;
 
-    /// Deletes sessions that expired or were revoked before `cutoff`; returns
-    /// how many.
+    /// Deletes sessions that expired or were revoked at or before `cutoff`;
+    /// returns how many. Backends that also expire records on their own
+    /// (MongoDB's TTL index) may report fewer.
     async fn purge_sessions(&self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
 }
 
