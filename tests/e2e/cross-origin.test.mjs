@@ -166,8 +166,12 @@ test('no-preflight POSTs to logout-all from a not-allowed origin arrive with coo
   assert.match(seen.cookie, /refreshToken=/);
   assert.equal(seen.status, 403);
 
-  // The user's session survived all of it: still listed, still refreshable,
-  // and the logged-in tab keeps working.
+  // The user's session survived all of it: the 403s cleared no cookie (a
+  // Set-Cookie on an opaque answer would still apply), the session is still
+  // listed and refreshable, and the logged-in tab keeps working.
+  const jar = await browser.context.cookies(`${stack.apiBase}/auth/refresh`);
+  assert.deepEqual(jar.map((c) => c.name).sort(), ['accessToken', 'refreshToken']);
+  assert.ok(jar.every((c) => c.value !== ''), 'no cookie was emptied');
   const after = await spa.evaluate(async () => {
     const c = /** @type {any} */ (window).tokengate;
     const sessions = await c.sessions();

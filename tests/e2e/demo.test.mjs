@@ -3,11 +3,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  ACCESS_TTL_MS,
   loginViaClient,
   newUser,
   openBrowser,
   openDemo,
   outputPath,
+  sleep,
   startStack,
   waitForState,
   watchApi,
@@ -145,4 +147,88 @@ test('logout in one tab is noticed by the other, whose next call is logged out',
     return res.status;
   }, stack.apiBase);
   assert.equal(refresh, 401);
+});
+
+test('the demo shows the API\'s errors: validation, taken email, wrong password', { timeout: 60_000 }, async (t) => {
+  const browser = await openBrowser();
+  t.after(() => browser.close());
+  const page = await openDemo(browser.context, stack.demoUrl());
+  const user = newUser('errors');
+  await waitForState(page, 'logged-out');
+
+  const register = async (/** @type {string} */ password) => {
+    await page.fill('#register-form input[name="name"]', user.name);
+    await page.fill('#register-form input[name="email"]', user.email);
+    await page.fill('#register-form input[name="password"]', password);
+    await page.click('#register-form button[type="submit"]');
+    await page.waitForFunction(() => !/…$/.test(document.getElementById('register-message')?.textContent ?? ''));
+    return page.textContent('#register-message');
+  };
+  // 73 bytes: over bcrypt's limit, refused with a field error (never truncated).
+  assert.match(await register('p'.repeat(73)), /password: .*72 bytes/i);
+  assert.match(await register(user.password), /Account created/);
+  assert.match(await register(user.password), /already registered/i, 'a taken email is refused');
+
+  await page.fill('#login-form input[name="email"]', user.email);
+  await page.fill('#login-form input[name="password"]', 'not-the-password');
+  await page.click('#login-form button[type="submit"]');
+  await page.waitForFunction(() => /Invalid email or password/.test(document.getElementById('login-message')?.textContent ?? ''));
+  assert.equal(await page.getAttribute('#status', 'data-state'), 'logged-out');
+});
+
+test('sessions in the demo: revoke another device, then this browser', { timeout: 60_000 }, async (t) => {
+  const laptop = await openBrowser();
+  t.after(() => laptop.close());
+  const phone = await openBrowser();
+  t.after(() => phone.close());
+  const user = newUser('sessions');
+
+  const mine = await openDemo(laptop.context, stack.demoUrl({ proactive: '0' }));
+  await loginViaClient(mine, user);
+  const other = await openDemo(phone.context, stack.demoUrl({ proactive: '0' }));
+  await other.evaluate((u) => /** @type {any} */ (window).tokengate.login(u), { email: user.email, password: user.password });
+  await waitForState(other, 'logged-in');
+
+  await mine.click('#reload-sessions');
+  await mine.waitForFunction(() => document.querySelectorAll('#sessions tbody tr').length === 2);
+  assert.equal(await mine.locator('#sessions tbody tr.current').count(), 1);
+  await mine.click('#sessions tbody tr:not(.current) button.revoke');
+  await mine.waitForFunction(() => document.querySelectorAll('#sessions tbody tr').length === 1);
+  assert.equal(await mine.locator('#sessions tbody tr.current').count(), 1, 'this browser\'s session is the one left');
+
+  // The revoked device keeps its access token until it expires, then its
+  // refresh is refused and its page shows the logged-out state.
+  await sleep(ACCESS_TTL_MS + 1000);
+  const status = await other.evaluate(() => /** @type {any} */ (window).tokengate.apiFetch('/user/current-user').then((/** @type {Response} */ r) => r.status));
+  assert.equal(status, 401);
+  await waitForState(other, 'logged-out');
+  assert.match(await other.textContent('#notice'), /session has ended/);
+
+  // Revoking this browser's own session is a logout.
+  await mine.click('#sessions tbody tr.current button.revoke');
+  await waitForState(mine, 'logged-out');
+  const left = await laptop.context.cookies(`${stack.apiBase}/auth/refresh`);
+  assert.deepEqual(left.map((c) => c.name), []);
+});
+
+test('logout after the access token expired still revokes the session (found by the refresh cookie)', { timeout: 60_000 }, async (t) => {
+  const browser = await openBrowser();
+  t.after(() => browser.close());
+  const page = await openDemo(browser.context, stack.demoUrl({ proactive: '0' }));
+  await loginViaClient(page, newUser('late-logout'));
+  const [oldRefresh] = (await browser.context.cookies(`${stack.apiBase}/auth/refresh`)).filter((c) => c.name === 'refreshToken');
+
+  await sleep(ACCESS_TTL_MS + 1000);
+  const jar = await browser.context.cookies(`${stack.apiBase}/auth/refresh`);
+  assert.deepEqual(jar.map((c) => c.name), ['refreshToken'], 'only the refresh cookie is left');
+
+  await page.click('#logout');
+  await waitForState(page, 'logged-out');
+  assert.deepEqual((await browser.context.cookies(`${stack.apiBase}/auth/refresh`)).map((c) => c.name), []);
+  await browser.context.addCookies([oldRefresh]);
+  const status = await page.evaluate(
+    (base) => fetch(`${base}/auth/refresh`, { method: 'POST', credentials: 'include' }).then((r) => r.status),
+    stack.apiBase,
+  );
+  assert.equal(status, 401, 'the session was revoked');
 });
