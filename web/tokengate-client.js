@@ -639,7 +639,12 @@ export class TokengateClient extends EventTarget {
         break;
       case 'logout':
       case 'session-expired':
-        this.#endSession(m.type, String(m.reason ?? m.type), false);
+        // Only a transition is news: a tab that already knows it is logged
+        // out (e.g. it logged out itself and another tab's refresh then
+        // failed) gets no second event.
+        if (this.#state !== 'logged-out') {
+          this.#endSession(m.type, String(m.reason ?? m.type), false);
+        }
         break;
       default:
         break;
