@@ -31,6 +31,7 @@ test('register and log in through the demo page: tokens stay out of JS, the user
   const user = newUser('demo');
 
   await waitForState(page, 'logged-out');
+  await page.screenshot({ path: outputPath('demo-logged-out.png'), fullPage: true });
   await page.fill('#register-form input[name="name"]', user.name);
   await page.fill('#register-form input[name="email"]', user.email);
   await page.fill('#register-form input[name="password"]', user.password);
