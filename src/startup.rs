@@ -91,6 +91,10 @@ impl Application {
                 .wrap(from_fn(middleware::observe))
         })
         .listen(listener)?
+        // actix stops gracefully on SIGTERM but abruptly on SIGINT; both
+        // should let in-flight requests finish.
+        .disable_signals()
+        .shutdown_signal(stop_signal(settings.server.shutdown_timeout))
         .shutdown_timeout(settings.server.shutdown_timeout.as_secs());
         if let Some(workers) = settings.server.workers {
             server = server.workers(workers);
@@ -127,6 +131,28 @@ impl Application {
         tracing::info!("tokengate stopped");
         result
     }
+}
+
+/// Resolves on the first SIGTERM or SIGINT (Ctrl-C): the server then stops
+/// accepting, lets in-flight requests finish within `timeout` and returns.
+async fn stop_signal(timeout: std::time::Duration) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot listen for SIGTERM/SIGINT; stop the process with SIGKILL");
+        return std::future::pending().await;
+    };
+    let name = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    };
+    tracing::info!(
+        signal = name,
+        timeout_s = timeout.as_secs(),
+        "stop signal received: no new connections, finishing in-flight requests"
+    );
 }
 
 /// Exactly the configured origins, with credentials. A request from any
