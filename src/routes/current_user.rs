@@ -8,8 +8,10 @@ use crate::startup::AppState;
 #[utoipa::path(
     get, path = "/api/user/current-user", tag = "user",
     responses(
-        (status = 200, body = CurrentUserResponse),
-        (status = 401, body = ErrorBody),
+        (status = 200, description = "The logged-in user", body = CurrentUserResponse),
+        (status = 401, description = "No valid access token (cookie or Bearer)", body = ErrorBody),
+        (status = 503, description = "Store unavailable; retry shortly", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
     security(("accessCookie" = []), ("bearer" = []))
 )]

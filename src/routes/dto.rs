@@ -20,9 +20,13 @@ pub struct UserDto {
     pub id: String,
     pub name: String,
     pub email: String,
+    /// Always present: `null` or a URL.
+    #[schema(required = true)]
     pub profile_picture: Option<String>,
     /// RFC 3339, UTC.
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
@@ -63,8 +67,11 @@ impl From<&ReportSetting> for ReportSettingDto {
 pub struct SessionDto {
     /// The `sid` of the session's tokens.
     pub id: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub last_used_at: String,
+    #[schema(format = DateTime)]
     pub expires_at: String,
     pub user_agent: Option<String>,
     /// The client IP recorded at login.
@@ -100,16 +107,22 @@ impl MessageResponse {
     }
 }
 
+// The fields are `Option`s so that a missing one is reported by name with
+// the other field errors; the schema states what the handler requires.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterRequest {
     /// 1 to 255 characters after trimming.
     #[serde(default)]
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 255)]
     pub name: Option<String>,
     /// A valid address; stored trimmed and lowercased.
     #[serde(default)]
+    #[schema(required = true, value_type = String, format = Email)]
     pub email: Option<String>,
-    /// At least 8 characters, at most 72 bytes of UTF-8.
+    /// At least 8 characters and at most 72 bytes of UTF-8 (bcrypt's limit;
+    /// longer is refused, never truncated).
     #[serde(default)]
+    #[schema(required = true, value_type = String, min_length = 8, max_length = 72)]
     pub password: Option<String>,
 }
 
@@ -127,8 +140,10 @@ pub struct RegisterResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
     #[serde(default)]
+    #[schema(required = true, value_type = String, format = Email)]
     pub email: Option<String>,
     #[serde(default)]
+    #[schema(required = true, value_type = String, min_length = 1)]
     pub password: Option<String>,
 }
 
@@ -139,8 +154,10 @@ pub struct LoginResponse {
     pub user: UserDto,
     /// Also in the `accessToken` cookie; omitted when configured off.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub access_token: Option<String>,
     /// When the access token expires (RFC 3339, UTC).
+    #[schema(format = DateTime)]
     pub expires_at: String,
     pub report_setting: ReportSettingDto,
 }
@@ -150,7 +167,9 @@ pub struct LoginResponse {
 pub struct RefreshResponse {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub access_token: Option<String>,
+    #[schema(format = DateTime)]
     pub expires_at: String,
 }
 
@@ -169,7 +188,9 @@ pub struct CurrentUserResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateReportSettingRequest {
+    // Kept as text so that a wrong value is a field error, not a parse error.
     #[serde(default)]
+    #[schema(value_type = Option<Frequency>)]
     pub frequency: Option<String>,
     #[serde(default)]
     pub is_enabled: Option<bool>,

@@ -1,7 +1,7 @@
 use actix_web::{HttpResponse, web};
 
 use super::dto::{LoginRequest, LoginResponse, rfc3339};
-use super::{Fields, with_tokens};
+use super::{Fields, JsonObject, with_tokens};
 use crate::auth::ClientInfo;
 use crate::domain::{EmailAddress, ParseError};
 use crate::error::{ApiResult, ErrorBody};
@@ -11,20 +11,25 @@ use crate::startup::AppState;
     post, path = "/api/auth/login", tag = "auth",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "Logged in; sets the accessToken and refreshToken cookies", body = LoginResponse),
+        (status = 200, description = "Logged in; sets the accessToken and refreshToken cookies", body = LoginResponse,
+            headers(("Set-Cookie" = String, description = "accessToken and refreshToken, HttpOnly"))),
         (status = 400, description = "Malformed body or missing fields", body = ErrorBody),
         (status = 401, description = "Invalid email or password (same answer for both)", body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
-        (status = 429, description = "Too many attempts; see Retry-After", body = ErrorBody),
-        (status = 503, description = "Overloaded; see Retry-After", body = ErrorBody),
+        (status = 403, description = "An auth cookie came without an allowed Origin (CSRF rule)", body = ErrorBody),
+        (status = 413, description = "Body over the size limit", body = ErrorBody),
+        (status = 415, description = "Body is not application/json", body = ErrorBody),
+        (status = 429, description = "Too many attempts for this email or from this IP", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "Overloaded (password hashing queue full) or store unavailable", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
 pub async fn login(
     state: web::Data<AppState>,
     client: ClientInfo,
-    body: web::Json<LoginRequest>,
+    body: JsonObject<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
-    let body = body.into_inner();
+    let body = body.into_inner().0;
     let mut fields = Fields::default();
     let email = fields.parse("email", body.email, |e| EmailAddress::parse(&e));
     let password = fields.parse("password", body.password, |p| {

@@ -8,11 +8,19 @@ use crate::startup::AppState;
 
 #[utoipa::path(
     post, path = "/api/auth/logout", tag = "auth",
-    description = "Revokes the current session (from either cookie) and clears both cookies. Idempotent.",
+    description = "Revokes the current session (found from either cookie) and clears both cookies. \
+        Idempotent: with no or dead cookies it still answers 200. No body needed.",
     responses(
-        (status = 200, description = "Logged out; both cookies cleared", body = MessageResponse),
-        (status = 403, description = "Cookie present but the Origin is not allowed", body = ErrorBody),
-    )
+        (status = 200, description = "Logged out; both cookies cleared", body = MessageResponse,
+            headers(("Set-Cookie" = String, description = "Both cookies cleared (Max-Age=0)"))),
+        (status = 400, description = "A body that is not valid JSON", body = ErrorBody),
+        (status = 403, description = "An auth cookie came without an allowed Origin (CSRF rule)", body = ErrorBody),
+        (status = 413, description = "Body over the size limit", body = ErrorBody),
+        (status = 415, description = "A non-empty body that is not application/json", body = ErrorBody),
+        (status = 503, description = "Store unavailable; retry shortly", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+    security((), ("refreshCookie" = []), ("accessCookie" = []))
 )]
 pub async fn logout(
     state: web::Data<AppState>,
@@ -32,11 +40,17 @@ pub async fn logout(
 
 #[utoipa::path(
     post, path = "/api/auth/logout-all", tag = "auth",
-    description = "Revokes every session of the user and clears this client's cookies.",
+    description = "Revokes every session of the user and clears this client's cookies. No body needed.",
     responses(
-        (status = 200, description = "Every session revoked", body = MessageResponse),
-        (status = 401, body = ErrorBody),
-        (status = 403, description = "Cookie present but the Origin is not allowed", body = ErrorBody),
+        (status = 200, description = "Every session revoked", body = MessageResponse,
+            headers(("Set-Cookie" = String, description = "Both cookies cleared (Max-Age=0)"))),
+        (status = 400, description = "A body that is not valid JSON", body = ErrorBody),
+        (status = 401, description = "No valid access token (cookie or Bearer)", body = ErrorBody),
+        (status = 403, description = "An auth cookie came without an allowed Origin (CSRF rule)", body = ErrorBody),
+        (status = 413, description = "Body over the size limit", body = ErrorBody),
+        (status = 415, description = "A non-empty body that is not application/json", body = ErrorBody),
+        (status = 503, description = "Store unavailable; retry shortly", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
     security(("accessCookie" = []), ("bearer" = []))
 )]

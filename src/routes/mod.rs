@@ -12,42 +12,165 @@ mod register;
 mod report_setting;
 mod sessions;
 
+use std::fmt;
+use std::marker::PhantomData;
+
 use actix_web::dev::Payload;
-use actix_web::http::header;
+use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder, web};
+
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 
 use crate::auth::ClientInfo;
 use crate::auth::cookies::AuthCookies;
 use crate::client_ip::ClientIp;
 use crate::domain::ParseError;
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, ErrorBody, FieldError};
 
-/// Every route, under the configured base path (`/api` by default), plus the
-/// operational endpoints at the root. Used by start-up and by the OpenAPI
-/// completeness test alike.
-pub fn configure(base_path: &str) -> impl FnOnce(&mut web::ServiceConfig) + '_ {
-    move |cfg| {
-        cfg.service(
-            web::scope(base_path)
-                .route("/auth/register", web::post().to(register::register))
-                .route("/auth/login", web::post().to(login::login))
-                .route("/auth/refresh", web::post().to(refresh::refresh))
-                .route("/auth/logout", web::post().to(logout::logout))
-                .route("/auth/logout-all", web::post().to(logout::logout_all))
-                .route("/auth/sessions", web::get().to(sessions::list))
-                .route("/auth/sessions/{id}", web::delete().to(sessions::revoke))
-                .route(
-                    "/user/current-user",
-                    web::get().to(current_user::current_user),
-                )
-                .route("/report/setting", web::get().to(report_setting::get))
-                .route("/report/setting", web::put().to(report_setting::update))
-                .route("/openapi.json", web::get().to(openapi::document))
-                .route("/docs", web::get().to(openapi::docs_page)),
-        )
-        .route("/health/live", web::get().to(health::live))
-        .route("/health/ready", web::get().to(health::ready))
-        .route("/metrics", web::get().to(metrics::metrics));
+/// Where a route is mounted: under the configured base path (`/api` by
+/// default) or at the root (the operational endpoints).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mount {
+    Api,
+    Root,
+}
+
+/// One entry of the route table.
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    pub method: Method,
+    pub mount: Mount,
+    /// Relative to the mount, in actix syntax (`{id}`, which OpenAPI shares).
+    pub path: &'static str,
+}
+
+impl RouteSpec {
+    /// The full path the route answers on with the given base path.
+    pub fn full_path(&self, base_path: &str) -> String {
+        match self.mount {
+            Mount::Api => format!("{base_path}{}", self.path),
+            Mount::Root => self.path.to_owned(),
+        }
+    }
+}
+
+/// The methods a path answers, for the `Allow` header: `GET, PUT`.
+fn allowed_methods(table: &[RouteSpec], mount: Mount, path: &str) -> String {
+    table
+        .iter()
+        .filter(|s| s.mount == mount && s.path == path)
+        .map(|s| s.method.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A known path asked with a method it does not answer.
+fn method_not_allowed(allow: &str) -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header((header::ALLOW, allow))
+        .json(ErrorBody {
+            message: "Method not allowed".into(),
+            errors: None,
+        })
+}
+
+/// The one route table: each line both registers the handler with actix
+/// (`configure`) and lists the route (`route_table`), so the OpenAPI
+/// completeness test compares the document with exactly what is served.
+macro_rules! route_table {
+    ($($mount:ident $method:ident $path:literal => $handler:path;)*) => {
+        /// Every route of the table, registered on `cfg`: the API routes in
+        /// one scope under `base_path`, the operational ones at the root.
+        pub fn configure(base_path: &str) -> impl FnOnce(&mut web::ServiceConfig) + '_ {
+            move |cfg| {
+                let mut api = web::scope(base_path);
+                $(route_table!(@add cfg api $mount $method $path $handler);)*
+                // Behind them, one resource per path answers any other
+                // method with 405 and the methods it does allow.
+                let table = route_table();
+                let mut seen = std::collections::HashSet::new();
+                for spec in &table {
+                    if !seen.insert((spec.mount, spec.path)) {
+                        continue;
+                    }
+                    let allow = allowed_methods(&table, spec.mount, spec.path);
+                    let resource = web::resource(spec.path)
+                        .to(move || std::future::ready(method_not_allowed(&allow)));
+                    match spec.mount {
+                        Mount::Api => api = api.service(resource),
+                        Mount::Root => {
+                            cfg.service(resource);
+                        }
+                    }
+                }
+                cfg.service(api);
+            }
+        }
+
+        /// What `configure` registers, in the same order.
+        pub fn route_table() -> Vec<RouteSpec> {
+            vec![$(RouteSpec {
+                method: Method::$method,
+                mount: Mount::$mount,
+                path: $path,
+            }),*]
+        }
+    };
+    (@add $cfg:ident $api:ident Api $method:ident $path:literal $handler:path) => {
+        $api = $api.route($path, web::method(Method::$method).to($handler));
+    };
+    (@add $cfg:ident $api:ident Root $method:ident $path:literal $handler:path) => {
+        $cfg.route($path, web::method(Method::$method).to($handler));
+    };
+}
+
+route_table! {
+    Api POST "/auth/register" => register::register;
+    Api POST "/auth/login" => login::login;
+    Api POST "/auth/refresh" => refresh::refresh;
+    Api POST "/auth/logout" => logout::logout;
+    Api POST "/auth/logout-all" => logout::logout_all;
+    Api GET "/auth/sessions" => sessions::list;
+    Api DELETE "/auth/sessions/{id}" => sessions::revoke;
+    Api GET "/user/current-user" => current_user::current_user;
+    Api GET "/report/setting" => report_setting::get;
+    Api PUT "/report/setting" => report_setting::update;
+    Api GET "/openapi.json" => openapi::document;
+    Api GET "/docs" => openapi::docs_page;
+    Root GET "/health/live" => health::live;
+    Root GET "/health/ready" => health::ready;
+    Root GET "/metrics" => metrics::metrics;
+}
+
+/// A JSON request body: `web::Json<Object<T>>` reads `T` from a JSON
+/// object only. serde's derived structs also accept an array of the field
+/// values (`["DAILY", true]`), which no client of this API means: such a
+/// body is a 400 like any other body of the wrong shape.
+pub(crate) type JsonObject<T> = web::Json<Object<T>>;
+
+pub(crate) struct Object<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+            type Value = T;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map))
+            }
+        }
+
+        deserializer
+            .deserialize_map(ObjectVisitor(PhantomData))
+            .map(Object)
     }
 }
 

@@ -40,6 +40,7 @@ pub const DOCUMENTED_BASE: &str = "/api";
         health::ready,
         metrics::metrics,
         document,
+        docs_page,
     ),
     components(schemas(
         ErrorBody, FieldError, UserDto, ReportSettingDto, SessionDto, MessageResponse,
@@ -58,16 +59,20 @@ struct ApiDoc;
 
 struct SecuritySchemes;
 
+/// The cookie names without the optional `__Host-`/`__Secure-` prefixes.
+const ACCESS_COOKIE: &str = "accessToken";
+const REFRESH_COOKIE: &str = "refreshToken";
+
 impl Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "accessCookie",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("accessToken"))),
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(ACCESS_COOKIE))),
         );
         components.add_security_scheme(
             "refreshCookie",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("refreshToken"))),
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(REFRESH_COOKIE))),
         );
         components.add_security_scheme(
             "bearer",
@@ -98,12 +103,38 @@ pub fn document_for(base_path: &str) -> utoipa::openapi::OpenApi {
 }
 
 #[utoipa::path(get, path = "/api/openapi.json", tag = "operations",
-    responses((status = 200, description = "This document", content_type = "application/json")))]
+    responses((status = 200, description = "This document (OpenAPI 3.1)", content_type = "application/json")))]
 pub async fn document(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(&state.openapi)
+    let (access, refresh) = (state.cookies.access_name(), state.cookies.refresh_name());
+    if (access, refresh) == (ACCESS_COOKIE, REFRESH_COOKIE) {
+        return HttpResponse::Ok().json(&state.openapi);
+    }
+    // Prefixed cookie names (`__Host-accessToken`...): say so in the document.
+    let mut doc = state.openapi.clone();
+    cookie_names(&mut doc, access, refresh);
+    HttpResponse::Ok().json(doc)
 }
 
-/// A Redoc page for the document; served in the local profile only.
+/// Renames the cookies of the cookie security schemes.
+fn cookie_names(doc: &mut utoipa::openapi::OpenApi, access: &str, refresh: &str) {
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    for (scheme, name) in [("accessCookie", access), ("refreshCookie", refresh)] {
+        components.add_security_scheme(
+            scheme,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(name))),
+        );
+    }
+}
+
+/// A Redoc page for the document; served in the local profile only
+/// (`server.api_docs`).
+#[utoipa::path(get, path = "/api/docs", tag = "operations",
+    responses(
+        (status = 200, description = "An interactive page for this document (local profile)", content_type = "text/html", body = String),
+        (status = 404, description = "Docs page turned off (`server.api_docs`, off in production)", body = ErrorBody),
+    ))]
 pub async fn docs_page(state: web::Data<AppState>) -> HttpResponse {
     if !state.settings.server.api_docs {
         return crate::error::not_found();

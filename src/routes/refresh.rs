@@ -8,12 +8,20 @@ use crate::startup::AppState;
 
 #[utoipa::path(
     post, path = "/api/auth/refresh", tag = "auth",
-    description = "The silent refresh: reads the refreshToken cookie, rotates it and sets both cookies. No body needed.",
+    description = "The silent refresh: reads the refreshToken cookie, rotates it and sets both cookies. \
+        No body needed (an empty body, or any JSON body, is accepted).",
     responses(
-        (status = 200, description = "Rotated; both cookies set", body = RefreshResponse),
+        (status = 200, description = "Rotated; both cookies set", body = RefreshResponse,
+            headers(("Set-Cookie" = String, description = "New accessToken and refreshToken"))),
+        (status = 400, description = "A body that is not valid JSON", body = ErrorBody),
         (status = 401, description = "Missing, invalid, expired, revoked or reused refresh token; both cookies cleared", body = ErrorBody),
-        (status = 403, description = "Cookie present but the Origin is not allowed", body = ErrorBody),
-        (status = 429, body = ErrorBody),
+        (status = 403, description = "An auth cookie came without an allowed Origin (CSRF rule)", body = ErrorBody),
+        (status = 413, description = "Body over the size limit", body = ErrorBody),
+        (status = 415, description = "A non-empty body that is not application/json", body = ErrorBody),
+        (status = 429, description = "Too many requests from this IP", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "Store unavailable; retry shortly", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
     security(("refreshCookie" = []))
 )]

@@ -1,7 +1,7 @@
 use actix_web::{HttpResponse, web};
 
-use super::Fields;
 use super::dto::{RegisterData, RegisterRequest, RegisterResponse};
+use super::{Fields, JsonObject};
 use crate::auth::{ClientInfo, Registration};
 use crate::domain::{EmailAddress, Password, UserName};
 use crate::error::{ApiResult, ErrorBody};
@@ -24,22 +24,27 @@ fn parse(body: RegisterRequest) -> ApiResult<Registration> {
 
 #[utoipa::path(
     post, path = "/api/auth/register", tag = "auth",
+    description = "Creates the user and its default report setting together, both or neither. Sets no cookie.",
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "User and default report setting created", body = RegisterResponse),
-        (status = 400, description = "Validation failed or malformed body", body = ErrorBody),
+        (status = 400, description = "Validation failed (`errors` names each field) or malformed body", body = ErrorBody),
+        (status = 403, description = "An auth cookie came without an allowed Origin (CSRF rule)", body = ErrorBody),
         (status = 409, description = "Email already registered", body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
-        (status = 429, description = "Too many requests from this IP", body = ErrorBody),
-        (status = 503, body = ErrorBody),
+        (status = 413, description = "Body over the size limit", body = ErrorBody),
+        (status = 415, description = "Body is not application/json", body = ErrorBody),
+        (status = 429, description = "Too many requests from this IP", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "Overloaded or store unavailable; retry shortly", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
 pub async fn register(
     state: web::Data<AppState>,
     client: ClientInfo,
-    body: web::Json<RegisterRequest>,
+    body: JsonObject<RegisterRequest>,
 ) -> ApiResult<HttpResponse> {
-    let registration = parse(body.into_inner())?;
+    let registration = parse(body.into_inner().0)?;
     let (user, _setting) = state.auth.register(&client, registration).await?;
     Ok(HttpResponse::Created().json(RegisterResponse {
         message: "User registered successfully".into(),

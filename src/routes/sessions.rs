@@ -10,7 +10,9 @@ use crate::startup::AppState;
     get, path = "/api/auth/sessions", tag = "sessions",
     responses(
         (status = 200, description = "The user's live sessions, newest first", body = SessionsResponse),
-        (status = 401, body = ErrorBody),
+        (status = 401, description = "No valid access token (cookie or Bearer)", body = ErrorBody),
+        (status = 503, description = "Store unavailable; retry shortly", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
     security(("accessCookie" = []), ("bearer" = []))
 )]
@@ -30,9 +32,14 @@ pub async fn list(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpR
     params(("id" = String, Path, description = "The session id (`sid`)")),
     responses(
         (status = 200, description = "Session revoked", body = MessageResponse),
-        (status = 401, body = ErrorBody),
-        (status = 403, description = "Cookie present but the Origin is not allowed", body = ErrorBody),
+        (status = 400, description = "A body that is not valid JSON", body = ErrorBody),
+        (status = 401, description = "No valid access token (cookie or Bearer)", body = ErrorBody),
+        (status = 403, description = "An auth cookie came without an allowed Origin (CSRF rule)", body = ErrorBody),
         (status = 404, description = "No such live session of this user", body = ErrorBody),
+        (status = 413, description = "Body over the size limit", body = ErrorBody),
+        (status = 415, description = "A non-empty body that is not application/json", body = ErrorBody),
+        (status = 503, description = "Store unavailable; retry shortly", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
     security(("accessCookie" = []), ("bearer" = []))
 )]
