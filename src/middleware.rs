@@ -6,6 +6,7 @@ use std::time::Instant;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::web;
 use tracing::Instrument;
@@ -29,42 +30,46 @@ fn request_id(req: &ServiceRequest) -> String {
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
 }
 
+/// Wraps every request: keeps or makes its request id, runs the rest of the
+/// app inside a `request` span (so every event of the request carries the id),
+/// writes one `request finished` line with method, route, status, latency and
+/// request id, counts the request, and adds the common headers.
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let started = Instant::now();
-    let id = request_id(&req);
-    let method = req.method().clone();
-    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let request = Observed {
+        started: Instant::now(),
+        id: request_id(&req),
+        method: req.method().clone(),
+        path: req.path().to_owned(),
+        state: req.app_data::<web::Data<AppState>>().cloned(),
+    };
     let span = tracing::info_span!(
         "request",
-        request_id = %id,
-        method = %method,
-        path = %req.path(),
+        request_id = %request.id,
+        method = %request.method,
+        path = %request.path,
         route = tracing::field::Empty,
     );
-    let mut res = next.call(req).instrument(span.clone()).await?;
+    let mut res = match next.call(req).instrument(span.clone()).await {
+        Ok(res) => res,
+        Err(e) => {
+            // An error that escaped the inner layers: actix answers it; it
+            // is still logged and counted. (The request cannot be kept
+            // aside to answer it here: routing needs it unshared.)
+            request.finish("unmatched", e.as_response_error().status_code());
+            return Err(e);
+        }
+    };
 
     let route = res
         .request()
         .match_pattern()
         .unwrap_or_else(|| "unmatched".into());
-    let status = res.status();
-    let elapsed = started.elapsed();
     span.record("route", route.as_str());
-    span.in_scope(|| {
-        tracing::info!(
-            status = status.as_u16(),
-            latency_ms = elapsed.as_secs_f64() * 1000.0,
-            "request finished"
-        );
-    });
-    if let Some(state) = &state {
-        state
-            .metrics
-            .record_request(method.as_str(), &route, status.as_u16(), elapsed);
-    }
+    request.finish(&route, res.status());
+    let (id, state) = (request.id, request.state);
 
     let headers = res.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&id) {
@@ -81,4 +86,37 @@ pub async fn observe(
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     Ok(res)
+}
+
+/// What the request line says about a request.
+struct Observed {
+    started: Instant,
+    id: String,
+    method: Method,
+    path: String,
+    state: Option<web::Data<AppState>>,
+}
+
+impl Observed {
+    /// The one log line of the request (outside its span, so the line
+    /// carries its own fields, flat), and its metrics.
+    fn finish(&self, route: &str, status: StatusCode) {
+        let elapsed = self.started.elapsed();
+        tracing::info!(
+            target: "tokengate::http",
+            request_id = %self.id,
+            method = %self.method,
+            route = %route,
+            path = %self.path,
+            status = status.as_u16(),
+            // Milliseconds with microsecond precision.
+            latency_ms = elapsed.as_micros() as f64 / 1000.0,
+            "request finished"
+        );
+        if let Some(state) = &self.state {
+            state
+                .metrics
+                .record_request(self.method.as_str(), route, status.as_u16(), elapsed);
+        }
+    }
 }

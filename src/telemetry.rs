@@ -18,11 +18,14 @@ where
         .with_writer(writer)
         .with_target(true);
     match settings.format {
+        // One object per line, the event's fields at the top level; events
+        // inside a request list the request span (with its request id) and
+        // any inner ones under `spans`.
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+            .with_current_span(false)
+            .with_span_list(true)
             .try_init()
             .is_ok(),
         LogFormat::Pretty => builder.compact().try_init().is_ok(),
