@@ -7,6 +7,7 @@ mod cors;
 mod fuzz;
 mod helpers;
 mod login;
+mod operations;
 mod protected;
 mod refresh;
 mod register;
