@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod client_ip;
+pub mod cors;
 pub mod domain;
 pub mod error;
 pub mod metrics;

@@ -4,9 +4,7 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_cors::Cors;
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::http::{Method, header};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
@@ -18,7 +16,7 @@ use crate::client_ip::TrustedProxies;
 use crate::metrics::Metrics;
 use crate::settings::{SameSite, Settings};
 use crate::store::{self, SharedStore};
-use crate::{error, middleware, routes};
+use crate::{cors, error, middleware, routes};
 
 /// What every handler can reach, built once and shared by all workers.
 pub struct AppState {
@@ -87,7 +85,8 @@ impl Application {
                 .configure(routes::configure(&s.server.base_path))
                 .default_service(web::to(|| async { error::not_found() }))
                 .wrap(from_fn(csrf::guard))
-                .wrap(cors(&s.cors.frontend_origins))
+                .wrap(cors::policy(&s.cors.frontend_origins))
+                .wrap(from_fn(cors::preflight))
                 .wrap(from_fn(middleware::observe))
         })
         .listen(listener)?
@@ -153,27 +152,6 @@ async fn stop_signal(timeout: std::time::Duration) {
         timeout_s = timeout.as_secs(),
         "stop signal received: no new connections, finishing in-flight requests"
     );
-}
-
-/// Exactly the configured origins, with credentials. A request from any
-/// other origin is not rejected here (the browser enforces CORS; the CSRF
-/// guard decides), it just gets no CORS headers.
-fn cors(origins: &[String]) -> Cors {
-    origins
-        .iter()
-        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
-        .allowed_methods([
-            Method::GET,
-            Method::POST,
-            Method::PUT,
-            Method::PATCH,
-            Method::DELETE,
-        ])
-        .allowed_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
-        .expose_headers([header::RETRY_AFTER, middleware::REQUEST_ID])
-        .supports_credentials()
-        .block_on_origin_mismatch(false)
-        .max_age(600)
 }
 
 /// Deletes expired and revoked sessions now and then, so the store does not

@@ -48,12 +48,24 @@ async fn preflight_from_the_allowed_origin() {
 async fn preflight_from_another_origin_gets_no_allow_origin() {
     let app = spawn_app().await;
     let res = preflight(&app, EVIL, "POST", "content-type").await;
+    assert_eq!(res.status(), 204, "not rejected by CORS, just not approved");
     assert!(res.headers().get("access-control-allow-origin").is_none());
     assert!(
         res.headers()
             .get("access-control-allow-credentials")
             .is_none()
     );
+    assert!(res.headers()["vary"].to_str().unwrap().contains("Origin"));
+}
+
+#[tokio::test]
+async fn a_preflight_asking_too_much_gets_the_json_error_shape() {
+    let app = spawn_app().await;
+    let res = preflight(&app, ORIGIN, "POST", "x-custom-header").await;
+    assert_eq!(res.status(), 403);
+    assert!(res.headers().get("access-control-allow-headers").is_none());
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(body["message"].is_string());
 }
 
 #[tokio::test]
