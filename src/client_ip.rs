@@ -6,8 +6,7 @@
 
 use std::net::IpAddr;
 
-use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{HttpRequest, web};
 use ipnet::IpNet;
 
 #[derive(Debug, Clone, Default)]
@@ -59,23 +58,20 @@ fn parse_hop(raw: &str) -> Option<IpAddr> {
     })
 }
 
-/// Extracts the client address (None only when the peer is unknown, as in
-/// some unit-test requests).
-#[derive(Debug, Clone, Copy)]
-pub struct ClientIp(pub Option<IpAddr>);
-
-impl FromRequest for ClientIp {
-    type Error = actix_web::Error;
-    type Future = std::future::Ready<Result<Self, Self::Error>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let peer = req.peer_addr().map(|a| a.ip());
-        let ip = match req.app_data::<web::Data<TrustedProxies>>() {
-            Some(proxies) => proxies.client_ip(peer, req),
-            None => peer,
-        };
-        std::future::ready(Ok(ClientIp(ip)))
-    }
+/// Who is asking, for sessions and audit events: the client address and the
+/// user agent (cut to 512 characters).
+pub fn client_info(req: &HttpRequest) -> crate::auth::ClientInfo {
+    let peer = req.peer_addr().map(|a| a.ip());
+    let ip = match req.app_data::<web::Data<TrustedProxies>>() {
+        Some(proxies) => proxies.client_ip(peer, req),
+        None => peer,
+    };
+    let user_agent = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(512).collect());
+    crate::auth::ClientInfo { ip, user_agent }
 }
 
 #[cfg(test)]

@@ -89,8 +89,11 @@ pub async fn guard(
         if let Some(state) = req.app_data::<web::Data<AppState>>() {
             if state.cookies.present_in(req.headers()) {
                 if let Some(why) = state.origins.verdict(req.headers()) {
-                    state.metrics.count(AuthEvent::csrf_refused);
-                    tracing::warn!(target: "audit", event = "csrf_refused", reason = why, "audit event");
+                    tracing::warn!(reason = why, "cross-site request refused");
+                    let client = crate::client_ip::client_info(req.request());
+                    state
+                        .auth
+                        .audit(AuthEvent::csrf_refused, None, None, &client);
                     let response = ApiError::Forbidden(why).error_response();
                     return Ok(req.into_response(response));
                 }

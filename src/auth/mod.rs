@@ -103,7 +103,11 @@ impl Auth {
         client: &ClientInfo,
         registration: Registration,
     ) -> ApiResult<(User, ReportSetting)> {
-        self.limit_ip(&self.limits.register_per_ip, client)?;
+        self.limit_ip(
+            &self.limits.register_per_ip,
+            client,
+            AuthEvent::rate_limited,
+        )?;
         let password_hash = self
             .hasher
             .hash(&registration.password)
@@ -138,13 +142,13 @@ impl Auth {
         email: EmailAddress,
         password: &str,
     ) -> ApiResult<LoggedIn> {
-        if let Err(e) = self.limit_ip(&self.limits.login_per_ip, client) {
-            self.metrics.count(AuthEvent::login_rate_limited);
-            return Err(e);
-        }
+        self.limit_ip(
+            &self.limits.login_per_ip,
+            client,
+            AuthEvent::login_rate_limited,
+        )?;
         let email_key = email.as_str().to_owned();
         if let Err(limited) = self.limits.login_failures.peek(&email_key) {
-            self.metrics.count(AuthEvent::login_rate_limited);
             self.audit(AuthEvent::login_rate_limited, None, None, client);
             return Err(ApiError::RateLimited {
                 retry_after: limited.retry_after,
@@ -195,10 +199,17 @@ impl Auth {
         })
     }
 
-    fn limit_ip(&self, limiter: &RateLimiter<IpAddr>, client: &ClientInfo) -> ApiResult<()> {
+    /// Spends one request of the client IP's budget; past it, audits `event`
+    /// and answers 429.
+    fn limit_ip(
+        &self,
+        limiter: &RateLimiter<IpAddr>,
+        client: &ClientInfo,
+        event: AuthEvent,
+    ) -> ApiResult<()> {
         let Some(ip) = client.ip else { return Ok(()) };
         limiter.check(&ip_key(ip)).map_err(|limited| {
-            self.metrics.count(AuthEvent::rate_limited);
+            self.audit(event, None, None, client);
             ApiError::RateLimited {
                 retry_after: limited.retry_after,
             }

@@ -66,7 +66,7 @@ impl Auth {
     /// handler clears both cookies).
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, client: &ClientInfo, token: Option<&str>) -> ApiResult<Refreshed> {
-        self.limit_ip(&self.limits.refresh_per_ip, client)?;
+        self.limit_ip(&self.limits.refresh_per_ip, client, AuthEvent::rate_limited)?;
         let refused = |why: &'static str| {
             self.metrics.count(AuthEvent::refresh_refused);
             ApiError::RefreshRefused(why)
@@ -182,14 +182,22 @@ impl Auth {
     ) -> ApiResult<()> {
         let from_refresh = refresh_token
             .and_then(|t| self.tokens.verify_refresh_ignoring_expiry(t).ok())
-            .map(|t| t.session_id);
-        let from_access = access_token.and_then(|t| self.tokens.access_session_ignoring_expiry(t));
-        let Some(session_id) = from_refresh.or(from_access) else {
+            .map(|t| (t.user_id, t.session_id));
+        let from_access = || {
+            access_token
+                .and_then(|t| self.tokens.verify_access_ignoring_expiry(t).ok())
+                .map(|t| (t.user_id, t.session_id))
+        };
+        let Some((user_id, session_id)) = from_refresh.or_else(from_access) else {
             return Ok(());
         };
         let now = crate::domain::now();
-        if self.store.revoke_session(&session_id, None, now).await? {
-            self.audit(AuthEvent::logout, None, Some(&session_id), client);
+        if self
+            .store
+            .revoke_session(&session_id, Some(&user_id), now)
+            .await?
+        {
+            self.audit(AuthEvent::logout, Some(&user_id), Some(&session_id), client);
         }
         Ok(())
     }

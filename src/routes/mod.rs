@@ -25,7 +25,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::auth::ClientInfo;
 use crate::auth::cookies::AuthCookies;
-use crate::client_ip::ClientIp;
+use crate::client_ip::client_info;
 use crate::domain::ParseError;
 use crate::error::{ApiError, ErrorBody, FieldError};
 
@@ -223,17 +223,8 @@ impl FromRequest for ClientInfo {
     type Error = actix_web::Error;
     type Future = std::future::Ready<Result<Self, Self::Error>>;
 
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let ip = ClientIp::from_request(req, payload)
-            .into_inner()
-            .map(|c| c.0)
-            .unwrap_or(None);
-        let user_agent = req
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|ua| ua.chars().take(512).collect());
-        std::future::ready(Ok(ClientInfo { ip, user_agent }))
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Ok(client_info(req)))
     }
 }
 

@@ -545,6 +545,46 @@ async fn refresh_reuse_and_revocations_are_counted() {
     assert_eq!(event("reuse_detected"), 1.0, "{text}");
 }
 
+#[tokio::test]
+async fn refusals_are_counted_once_each() {
+    let app = spawn_app_with(&[
+        ("RATE_LIMIT_PER_IP", "1"),
+        ("RATE_LIMIT_LOGIN_FAILURES", "1"),
+    ])
+    .await;
+    let email = unique_email();
+    assert_eq!(app.register(&email).await.status(), 201);
+    assert_eq!(app.register(&unique_email()).await.status(), 429);
+    // Login: one failure spends the email's budget and the IP's.
+    assert_eq!(
+        app.login_with(&app.client, &email, "not the password")
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(app.login(&email).await.status(), 429);
+    // A cookie request from another origin.
+    let res = crate::helpers::bare()
+        .post(app.url("/api/auth/logout-all"))
+        .header("origin", "http://evil.example")
+        .header("cookie", "accessToken=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+
+    let text = metrics(&app).await;
+    let event = |e: &str| {
+        sample(
+            &text,
+            &format!(r#"tokengate_auth_events_total{{event="{e}"}}"#),
+        )
+    };
+    assert_eq!(event("rate_limited"), 1.0, "{text}");
+    assert_eq!(event("login_rate_limited"), 1.0, "{text}");
+    assert_eq!(event("csrf_refused"), 1.0, "{text}");
+}
+
 // ---------------------------------------------------------------------------
 // The real binary: log lines, audit events, graceful shutdown
 
