@@ -32,6 +32,7 @@ pub struct Application {
     port: u16,
     server: Server,
     purge: tokio::task::JoinHandle<()>,
+    store: SharedStore,
 }
 
 impl Application {
@@ -109,6 +110,7 @@ impl Application {
             port,
             server: server.run(),
             purge,
+            store,
         })
     }
 
@@ -127,6 +129,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.purge.abort();
+        self.store.close().await;
         tracing::info!("tokengate stopped");
         result
     }

@@ -81,6 +81,10 @@ pub trait Store: Send + Sync + 'static {
     /// Answers when the backend is reachable and working.
     async fn ping(&self) -> StoreResult<()>;
 
+    /// Releases connections at shutdown, after the last request. Backends
+    /// that clean up on drop (SQLite) need nothing here.
+    async fn close(&self) {}
+
     /// Creates the user and the user's report setting: both or neither.
     async fn create_user(&self, new: &NewUser) -> StoreResult<()>;
 

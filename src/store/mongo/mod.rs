@@ -160,6 +160,13 @@ impl Store for MongoStore {
         "mongodb"
     }
 
+    /// Ends the driver's server sessions and closes its connections. After
+    /// the HTTP server has stopped no operation is in flight; `immediate`
+    /// keeps a forgotten cursor from holding shutdown up for ever.
+    async fn close(&self) {
+        self.client.clone().shutdown().immediate(true).await;
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         self.db
             .run_command(doc! { "ping": 1 })
