@@ -16,6 +16,9 @@ cargo test --all-targets --locked 2>&1 | tee "$log"
 echo "==> end-to-end tests in headless Chromium"
 scripts/e2e.sh
 
+echo "==> schemathesis against the running service and its OpenAPI document"
+scripts/schemathesis.sh
+
 echo
 echo "==> all suites passed"
 grep -h '^store conformance backends:' "$log" || {
