@@ -1,0 +1,418 @@
+#!/usr/bin/env bash
+# The load benchmark (issue 8). One command from a clean clone:
+#
+#     scripts/bench.sh
+#
+# Builds release (the service, the reference server and the raw bcrypt-rate
+# program under benches/), installs wrk from Debian when it is missing, starts
+# the service on a fresh SQLite file with production settings on 127.0.0.1,
+# creates users, drives each scenario for a bounded time and prints one table
+# (requests/s, p50, p99, errors and the server's peak RSS per scenario) and
+# the ratios against the targets, all from this one run.
+#
+# Knobs (environment): BENCH_DURATION (seconds per scenario, default 10),
+# BENCH_CONNECTIONS (current-user connections, default 32),
+# BENCH_SESSIONS (sessions for the idle-RSS check, default 100000),
+# BENCH_KEEP=1 keeps the temporary directory (logs, databases, wrk output),
+# BENCH_SERVICE_BIN=<path> measures another build of the service (A/B runs).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+REPO=$(pwd)
+
+DURATION=${BENCH_DURATION:-10}
+CONNECTIONS=${BENCH_CONNECTIONS:-32}
+SESSIONS=${BENCH_SESSIONS:-100000}
+REFRESH_CONNECTIONS=8   # one wrk thread per connection: one cookie chain each
+LOGIN_CONNECTIONS=4     # below the bcrypt pool's workers + queue: nothing is shed
+FLOOD_CONNECTIONS=64    # far past workers + queue: the excess must be shed
+BCRYPT_COST=12
+ORIGIN="http://localhost:5173"
+LOGIN_EMAIL="bench@example.com"
+LOGIN_PASSWORD="benchmark password 1"
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+# ----- tools -----------------------------------------------------------------
+
+install_debian() {
+  local packages=("$@")
+  command -v apt-get >/dev/null || die "missing ${packages[*]} and no apt-get to install them"
+  local sudo=()
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || die "missing ${packages[*]}; install them (apt-get install ${packages[*]})"
+    sudo=(sudo)
+  fi
+  log "installing ${packages[*]} from Debian"
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${packages[@]}" >/dev/null
+}
+
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+command -v curl >/dev/null || missing+=(curl)
+command -v python3 >/dev/null || missing+=(python3)
+[ ${#missing[@]} -eq 0 ] || install_debian "${missing[@]}"
+
+# ----- build -----------------------------------------------------------------
+
+log "cargo build --release (service, reference server, bcrypt rate)"
+cargo build --release --locked --bin tokengate --example reference_server --example bcrypt_rate
+TARGET_DIR=$(cargo metadata --format-version 1 --no-deps |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+
+# ----- process bookkeeping ---------------------------------------------------
+
+PIDS=()
+WORK=""
+
+stop_pid() {
+  local pid=$1 i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do # at most 10 s
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  [ -n "$WORK" ] || return 0
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then
+    log "kept $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/tokengate-bench.XXXXXX")
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Private copies: a build elsewhere into the shared target/ cannot change the
+# binaries halfway through the run.
+mkdir "$WORK/bin"
+cp "${BENCH_SERVICE_BIN:-$TARGET_DIR/release/tokengate}" "$WORK/bin/tokengate"
+cp "$TARGET_DIR/release/examples/reference_server" "$TARGET_DIR/release/examples/bcrypt_rate" "$WORK/bin/"
+SERVICE_BIN="$WORK/bin/tokengate"
+REFERENCE_BIN="$WORK/bin/reference_server"
+BCRYPT_BIN="$WORK/bin/bcrypt_rate"
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+secret() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+JWT_SECRET_VALUE=$(secret)
+JWT_REFRESH_SECRET_VALUE=$(secret)
+
+# Production profile with proper secrets; only what a benchmark must change
+# differs: loopback, a temp SQLite file, log level warn, rate limits out of
+# the way (the load comes from one IP). Cookies stay Secure (wrk does not care).
+server_env() { # port sqlite_path command...
+  local port=$1 db=$2
+  shift 2
+  # exec: the caller's $! is then the server itself, not a shell around it.
+  exec env APP_ENV=production APP_CONFIG_DIR="$REPO/config" \
+    HOST=127.0.0.1 PORT="$port" SQLITE_PATH="$db" \
+    JWT_SECRET="$JWT_SECRET_VALUE" JWT_REFRESH_SECRET="$JWT_REFRESH_SECRET_VALUE" \
+    FRONTEND_ORIGIN="$ORIGIN" BCRYPT_COST="$BCRYPT_COST" \
+    LOG_FORMAT=json RUST_LOG=warn \
+    RATE_LIMIT_PER_IP=1000000000 RATE_LIMIT_LOGIN_FAILURES=1000000000 \
+    "$@"
+}
+
+now_ns() { date +%s%N; }
+
+# Waits for 200 from GET /health/ready; bounded by count and time.
+wait_ready() { # port pid
+  local port=$1 pid=$2 i code deadline
+  deadline=$(($(now_ns) + 15000000000))
+  for ((i = 0; i < 5000; i++)); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$port/health/ready" || true)
+    [ "$code" = 200 ] && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    [ "$(now_ns)" -lt "$deadline" ] || return 1
+  done
+  return 1
+}
+
+# Starts a server binary; sets STARTED_PID and READY_MS (spawn to first 200
+# from /health/ready).
+start_server() { # name bin port sqlite_path
+  local name=$1 bin=$2 port=$3 db=$4 t0
+  t0=$(now_ns)
+  (server_env "$port" "$db" "$bin") >"$WORK/$name.log" 2>&1 &
+  STARTED_PID=$!
+  PIDS+=("$STARTED_PID")
+  wait_ready "$port" "$STARTED_PID" || { tail -20 "$WORK/$name.log" >&2; die "$name did not become ready"; }
+  READY_MS=$((($(now_ns) - t0) / 1000000))
+}
+
+# Peak RSS per scenario: writing 5 to clear_refs resets VmHWM (Linux >= 4.0).
+reset_peak() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || true; }
+status_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+
+# ----- HTTP helpers ----------------------------------------------------------
+
+api() { echo "http://127.0.0.1:$1"; }
+
+register() { # port email
+  local code
+  code=$(curl -s -o "$WORK/register.out" -w '%{http_code}' --max-time 30 \
+    -H 'Content-Type: application/json' \
+    -d "{\"name\":\"Bench User\",\"email\":\"$2\",\"password\":\"$LOGIN_PASSWORD\"}" \
+    "$(api "$1")/api/auth/register")
+  [ "$code" = 201 ] || die "register $2: HTTP $code $(cat "$WORK/register.out")"
+}
+
+# Logs in; prints "<access token> <refresh token>" from the Set-Cookie headers.
+login_tokens() { # port email
+  curl -s -D - -o /dev/null --max-time 30 -H 'Content-Type: application/json' \
+    -d "{\"email\":\"$2\",\"password\":\"$LOGIN_PASSWORD\"}" "$(api "$1")/api/auth/login" |
+    tr -d '\r' | awk '
+      tolower($1) == "set-cookie:" {
+        split($2, kv, "="); v = substr($2, length(kv[1]) + 2); sub(/;$/, "", v)
+        if (kv[1] == "accessToken") a = v; else if (kv[1] == "refreshToken") r = v
+      }
+      END { if (a == "" || r == "") exit 1; print a, r }'
+}
+
+reuse_detections() { # port
+  curl -s --max-time 5 "$(api "$1")/metrics" |
+    awk '/^tokengate_auth_events_total\{event="reuse_detected"\}/ { n = $2 } END { print n + 0 }'
+}
+
+# ----- wrk -------------------------------------------------------------------
+
+export BENCH_LUA_DIR="$REPO/benches/wrk"
+export BENCH_ORIGIN="$ORIGIN"
+export BENCH_LOGIN_EMAIL="$LOGIN_EMAIL"
+export BENCH_LOGIN_PASSWORD="$LOGIN_PASSWORD"
+
+# Runs wrk (bounded by its -d and a hard timeout); prints its BENCH line.
+run_wrk() { # name seconds wrk-args...
+  local name=$1 seconds=$2
+  shift 2
+  timeout -k 5 $((seconds + 60)) wrk --timeout 30s -d "${seconds}s" "$@" >"$WORK/$name.wrk" 2>&1 ||
+    { cat "$WORK/$name.wrk" >&2; die "wrk $name failed"; }
+  grep '^BENCH ' "$WORK/$name.wrk" || { cat "$WORK/$name.wrk" >&2; die "wrk $name printed no summary"; }
+}
+
+field() { # "BENCH k=v ..." key
+  awk -v k="$2" '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) print kv[2] } }' <<<"$1"
+}
+
+# ----- the run ---------------------------------------------------------------
+
+CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+MEM_TOTAL=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+log "machine: $(nproc) cores, $CPU_MODEL, $MEM_TOTAL; $DURATION s per scenario"
+
+log "raw bcrypt-verify rate, all cores, cost $BCRYPT_COST"
+BCRYPT_LINE=$(timeout -k 5 $((DURATION + 60)) "$BCRYPT_BIN" "$BCRYPT_COST" "$DURATION")
+BCRYPT_RATE=$(field "BENCH $BCRYPT_LINE" rate)
+
+log "starting the service on a fresh SQLite file"
+SERVICE_PORT=$(free_port)
+start_server service "$SERVICE_BIN" "$SERVICE_PORT" "$WORK/bench.sqlite"
+SERVICE_PID=$STARTED_PID
+READY_FRESH_MS=$READY_MS
+log "ready after $READY_FRESH_MS ms"
+
+register "$SERVICE_PORT" "$LOGIN_EMAIL"
+read -r ACCESS _ < <(login_tokens "$SERVICE_PORT" "$LOGIN_EMAIL") || die "login failed"
+
+log "reference server (verify an HS256 cookie, small JSON)"
+REFERENCE_PORT=$(free_port)
+start_server reference "$REFERENCE_BIN" "$REFERENCE_PORT" "$WORK/unused.sqlite"
+REFERENCE_PID=$STARTED_PID
+reset_peak "$REFERENCE_PID"
+REF=$(run_wrk reference "$DURATION" -t2 -c"$CONNECTIONS" -s "$BENCH_LUA_DIR/current_user.lua" \
+  "$(api "$REFERENCE_PORT")" -- "$ACCESS")
+REF_PEAK=$(status_kib "$REFERENCE_PID" VmHWM)
+stop_pid "$REFERENCE_PID"
+
+log "current-user (cookie JWT + store read)"
+reset_peak "$SERVICE_PID"
+CU=$(run_wrk current-user "$DURATION" -t2 -c"$CONNECTIONS" -s "$BENCH_LUA_DIR/current_user.lua" \
+  "$(api "$SERVICE_PORT")" -- "$ACCESS")
+CU_PEAK=$(status_kib "$SERVICE_PID" VmHWM)
+
+log "refresh ($REFRESH_CONNECTIONS cookie chains)"
+: >"$WORK/refresh-tokens"
+for ((i = 0; i < REFRESH_CONNECTIONS; i++)); do
+  read -r _ refresh < <(login_tokens "$SERVICE_PORT" "$LOGIN_EMAIL") || die "login failed"
+  echo "$refresh" >>"$WORK/refresh-tokens"
+done
+REUSE_BEFORE=$(reuse_detections "$SERVICE_PORT")
+reset_peak "$SERVICE_PID"
+RF=$(BENCH_REFRESH_TOKENS="$WORK/refresh-tokens" run_wrk refresh "$DURATION" \
+  -t"$REFRESH_CONNECTIONS" -c"$REFRESH_CONNECTIONS" -s "$BENCH_LUA_DIR/refresh.lua" "$(api "$SERVICE_PORT")")
+RF_PEAK=$(status_kib "$SERVICE_PID" VmHWM)
+REUSE=$(($(reuse_detections "$SERVICE_PORT") - REUSE_BEFORE))
+
+log "login (bcrypt cost $BCRYPT_COST, $LOGIN_CONNECTIONS connections)"
+reset_peak "$SERVICE_PID"
+LG=$(run_wrk login "$DURATION" -t1 -c"$LOGIN_CONNECTIONS" -s "$BENCH_LUA_DIR/login.lua" "$(api "$SERVICE_PORT")")
+LG_PEAK=$(status_kib "$SERVICE_PID" VmHWM)
+
+log "current-user under a login flood ($FLOOD_CONNECTIONS login connections)"
+read -r ACCESS _ < <(login_tokens "$SERVICE_PORT" "$LOGIN_EMAIL") || die "login failed"
+reset_peak "$SERVICE_PID"
+FLOOD_SECONDS=$((DURATION + 4))
+run_wrk login-flood "$FLOOD_SECONDS" -t1 -c"$FLOOD_CONNECTIONS" -s "$BENCH_LUA_DIR/login.lua" \
+  "$(api "$SERVICE_PORT")" >"$WORK/flood.line" &
+FLOOD_PID=$!
+PIDS+=("$FLOOD_PID")
+sleep 2 # let the flood fill the bcrypt pool first
+CF=$(run_wrk current-user-flood "$DURATION" -t2 -c"$CONNECTIONS" -s "$BENCH_LUA_DIR/current_user.lua" \
+  "$(api "$SERVICE_PORT")" -- "$ACCESS")
+wait "$FLOOD_PID" || die "the login flood failed"
+LF=$(cat "$WORK/flood.line")
+CF_PEAK=$(status_kib "$SERVICE_PID" VmHWM)
+stop_pid "$SERVICE_PID"
+
+log "idle RSS with $SESSIONS sessions in the store"
+# The schema is the service's own (it created the file above); the rows go
+# straight into the file: users sharing the bench user's bcrypt hash, each
+# with its report setting, and live sessions spread over them.
+python3 - "$WORK/bench.sqlite" "$SESSIONS" "$LOGIN_EMAIL" <<'PY'
+import sqlite3, sys, time, uuid
+path, target, email = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+db = sqlite3.connect(path)
+db.execute("PRAGMA foreign_keys = ON")
+(hash_,) = db.execute("SELECT password_hash FROM users WHERE email = ?", (email,)).fetchone()
+now = int(time.time() * 1000)
+week = 7 * 86400 * 1000
+per_user = 10
+have = db.execute("SELECT count(*) FROM sessions").fetchone()[0]
+missing = max(0, target - have)
+users = [str(uuid.uuid4()) for _ in range((missing + per_user - 1) // per_user)]
+with db:
+    db.executemany(
+        "INSERT INTO users (id, name, email, password_hash, profile_picture, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, NULL, ?, ?)",
+        ((u, f"Bench User {i}", f"bench{i}@example.com", hash_, now, now) for i, u in enumerate(users)))
+    db.executemany(
+        "INSERT INTO report_settings (id, user_id, frequency, is_enabled, updated_at)"
+        " VALUES (?, ?, 'MONTHLY', 1, ?)",
+        ((str(uuid.uuid4()), u, now) for u in users))
+    db.executemany(
+        "INSERT INTO sessions (id, user_id, current_jti, current_issued_at, previous_jti, rotated_at,"
+        " created_at, last_used_at, expires_at, user_agent, ip, revoked_at)"
+        " VALUES (?, ?, ?, ?, NULL, NULL, ?, ?, ?, 'Mozilla/5.0 (X11; Linux x86_64) bench', '127.0.0.1', NULL)",
+        ((str(uuid.uuid4()), users[i // per_user], str(uuid.uuid4()), now, now, now, now + week)
+         for i in range(missing)))
+db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+db.close()
+PY
+SESSIONS_IN_STORE=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM sessions").fetchone()[0])' "$WORK/bench.sqlite")
+DB_MIB=$(du -m "$WORK/bench.sqlite" | cut -f1)
+start_server service-100k "$SERVICE_BIN" "$SERVICE_PORT" "$WORK/bench.sqlite"
+BIG_PID=$STARTED_PID
+READY_BIG_MS=$READY_MS
+# Use it a little (reads and rotations on the big tables), then let it idle.
+read -r ACCESS _ < <(login_tokens "$SERVICE_PORT" "$LOGIN_EMAIL") || die "login failed"
+BIG_SECONDS=$(((DURATION + 1) / 2))
+BIG_CU=$(run_wrk big-current-user "$BIG_SECONDS" -t2 -c"$CONNECTIONS" -s "$BENCH_LUA_DIR/current_user.lua" \
+  "$(api "$SERVICE_PORT")" -- "$ACCESS")
+: >"$WORK/refresh-tokens"
+for ((i = 0; i < REFRESH_CONNECTIONS; i++)); do
+  read -r _ refresh < <(login_tokens "$SERVICE_PORT" "$LOGIN_EMAIL") || die "login failed"
+  echo "$refresh" >>"$WORK/refresh-tokens"
+done
+BIG_RF=$(BENCH_REFRESH_TOKENS="$WORK/refresh-tokens" run_wrk big-refresh "$BIG_SECONDS" \
+  -t"$REFRESH_CONNECTIONS" -c"$REFRESH_CONNECTIONS" -s "$BENCH_LUA_DIR/refresh.lua" "$(api "$SERVICE_PORT")")
+sleep 2
+BIG_IDLE=$(status_kib "$BIG_PID" VmRSS)
+BIG_PEAK=$(status_kib "$BIG_PID" VmHWM)
+stop_pid "$BIG_PID"
+
+# ----- the table -------------------------------------------------------------
+
+python3 - <<PY
+import shlex
+
+def parse(line):
+    return dict(kv.split("=", 1) for kv in line.split()[1:])
+
+ref, cu, rf, lg = parse("""$REF"""), parse("""$CU"""), parse("""$RF"""), parse("""$LG""")
+lf, cf = parse("""$LF"""), parse("""$CF""")
+big_cu, big_rf = parse("""$BIG_CU"""), parse("""$BIG_RF""")
+bcrypt_rate = float("$BCRYPT_RATE")
+reuse = int("$REUSE")
+mib = lambda kib: int(kib) / 1024
+
+def ms(us):
+    return f"{int(us) / 1000:.2f} ms"
+
+def errors(d, extra=0):
+    return int(d["non2xx"]) + int(d["socket_errors"]) + extra
+
+rows = [
+    ("reference server (verify cookie)", f"{float(ref['rps']):.0f}", ms(ref["p50_us"]), ms(ref["p99_us"]),
+     str(errors(ref)), f"{mib($REF_PEAK):.1f} MiB", "the ceiling: HS256 cookie check + small JSON"),
+    ("current-user", f"{float(cu['rps']):.0f}", ms(cu["p50_us"]), ms(cu["p99_us"]),
+     str(errors(cu)), f"{mib($CU_PEAK):.1f} MiB", "cookie JWT + store read"),
+    ("verify", "-", "-", "-", "-", "-",
+     "skipped: every protected route of the service reads the store"),
+    ("refresh", f"{float(rf['rps']):.0f}", ms(rf["p50_us"]), ms(rf["p99_us"]),
+     str(errors(rf, int(rf["broken"]))), f"{mib($RF_PEAK):.1f} MiB",
+     f"$REFRESH_CONNECTIONS cookie chains; reuse detections: {reuse}"),
+    ("login", f"{float(lg['ok_rps']):.2f}", ms(lg["p50_us"]), ms(lg["p99_us"]),
+     str(int(lg["other"]) + int(lg["socket_errors"])), f"{mib($LG_PEAK):.1f} MiB",
+     f"bcrypt cost $BCRYPT_COST, $LOGIN_CONNECTIONS conns; shed (503): {lg['shed']}"),
+    ("current-user under login flood", f"{float(cf['rps']):.0f}", ms(cf["p50_us"]), ms(cf["p99_us"]),
+     str(errors(cf)), f"{mib($CF_PEAK):.1f} MiB", "while the flood below runs"),
+    ("login flood", f"{float(lf['ok_rps']):.2f}", ms(lf["p50_us"]), ms(lf["p99_us"]),
+     str(int(lf["other"]) + int(lf["socket_errors"])), "(same)",
+     f"$FLOOD_CONNECTIONS conns; shed (503): {lf['shed']}, max {ms(lf['max_us'])}"),
+    ("raw bcrypt verify, all cores", f"{bcrypt_rate:.2f}", "-", "-", "0", "-", "$BCRYPT_LINE"),
+    ("$SESSIONS_IN_STORE sessions: current-user", f"{float(big_cu['rps']):.0f}", ms(big_cu["p50_us"]),
+     ms(big_cu["p99_us"]), str(errors(big_cu)), f"{mib($BIG_PEAK):.1f} MiB", "store file $DB_MIB MiB"),
+    ("$SESSIONS_IN_STORE sessions: refresh", f"{float(big_rf['rps']):.0f}", ms(big_rf["p50_us"]),
+     ms(big_rf["p99_us"]), str(errors(big_rf, int(big_rf["broken"]))), "(same)",
+     f"then idle: RSS {mib($BIG_IDLE):.1f} MiB"),
+]
+head = ("scenario", "req/s", "p50", "p99", "errors", "peak RSS", "notes")
+widths = [max(len(r[i]) for r in rows + [head]) for i in range(6)]
+fmt = lambda r: "| " + " | ".join(c.ljust(w) if i in (0, 5) else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) + " | " + r[6] + " |"
+print()
+print(fmt(head))
+print("|" + "|".join(("-" * (w + 2)) if i in (0, 5) else ("-" * (w + 1) + ":") for i, w in enumerate(widths)) + "|---|")
+for r in rows:
+    print(fmt(r))
+
+peak = max(mib(k) for k in ($CU_PEAK, $RF_PEAK, $LG_PEAK, $CF_PEAK))
+cu_rps, ref_rps = float(cu["rps"]), float(ref["rps"])
+targets = [
+    ("current-user vs reference req/s", cu_rps / ref_rps, ">= 0.5", cu_rps / ref_rps >= 0.5),
+    ("refresh vs reference req/s", float(rf["rps"]) / ref_rps, ">= 0.1",
+     float(rf["rps"]) / ref_rps >= 0.1 and reuse == 0 and errors(rf, int(rf["broken"])) == 0),
+    ("  refresh errors / reuse detections", f"{errors(rf, int(rf['broken']))} / {reuse}", "0 / 0",
+     errors(rf, int(rf["broken"])) == 0 and reuse == 0),
+    ("login vs raw bcrypt rate", float(lg["ok_rps"]) / bcrypt_rate, ">= 0.9",
+     float(lg["ok_rps"]) / bcrypt_rate >= 0.9),
+    ("flood: current-user req/s vs idle", float(cf["rps"]) / cu_rps, ">= 0.25",
+     float(cf["rps"]) / cu_rps >= 0.25),
+    ("flood: current-user p99 vs idle p99", int(cf["p99_us"]) / max(1, int(cu["p99_us"])), "<= 10",
+     int(cf["p99_us"]) / max(1, int(cu["p99_us"])) <= 10),
+    ("flood: logins shed (503) / longest login", f"{lf['shed']} / {ms(lf['max_us'])}",
+     "> 0 / < 2 s", int(lf["shed"]) > 0 and int(lf["max_us"]) < 2_000_000),
+    ("peak RSS under load (MiB)", peak, "<= 64", peak <= 64),
+    ("idle RSS, $SESSIONS_IN_STORE sessions (MiB)", mib($BIG_IDLE), "<= 64", mib($BIG_IDLE) <= 64),
+    ("ready after start, fresh store (s)", $READY_FRESH_MS / 1000, "<= 0.5", $READY_FRESH_MS <= 500),
+    ("ready after start, $SESSIONS_IN_STORE sessions (s)", $READY_BIG_MS / 1000, "<= 0.5", $READY_BIG_MS <= 500),
+]
+print()
+print("| target | measured | goal | met |")
+print("|---|---:|---|---|")
+for name, value, goal, met in targets:
+    shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+    print(f"| {name} | {shown} | {goal} | {'yes' if met else 'NO'} |")
+PY
