@@ -132,8 +132,11 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_all_sessions(&self, user_id: &UserId, now: DateTime<Utc>) -> StoreResult<u64>;
 
     /// The user's live sessions, newest first.
-    async fn list_sessions(&self, user_id: &UserId, now: DateTime<Utc>)
-    -> StoreResult<Vec<Session>>;
+    async fn list_sessions(
+        &self,
+        user_id: &UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Session>>;
 
     /// Deletes sessions that expired or were revoked at or before `cutoff`;
     /// returns how many. Backends that also expire records on their own
