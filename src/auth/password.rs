@@ -1,13 +1,19 @@
 //! bcrypt on its own small thread pool, never on the async executor.
 //!
-//! The pool has one thread per core (configurable) and a bounded queue. When
-//! the queue is full a job is refused at once (`Overloaded`), so a login flood
-//! is shed with 503 instead of queueing for seconds, while requests that need
-//! no bcrypt keep their latency. The threads run at a lower scheduling
-//! priority than the HTTP workers for the same reason.
+//! The pool has one thread per core (configurable) and a bounded queue. A
+//! job is refused at once (`Overloaded`) when the queue is full, or when the
+//! jobs ahead of it could keep it waiting longer than `MAX_WAIT` at the pace
+//! bcrypt has lately run; a job that waited that long anyway (bcrypt slowed
+//! down after it was accepted) is refused when its turn comes. So a login
+//! flood is shed with 503 instead of queueing for seconds, even when the
+//! flood itself slows bcrypt down, while requests that need no bcrypt keep
+//! their latency. The threads run at a lower scheduling priority than the
+//! HTTP workers for the same reason.
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 use tracing::Span;
@@ -25,8 +31,60 @@ pub enum HashError {
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// The longest a job may expect to wait for a thread before it starts. The
+/// queue bound (a count) caps memory; this caps the wait when bcrypt runs
+/// slower than usual, e.g. when a flood of requests takes CPU from it.
+pub const MAX_WAIT: Duration = Duration::from_millis(500);
+
+/// Jobs accepted and not yet finished, and how long a job takes lately.
+#[derive(Default)]
+struct Load {
+    pending: AtomicUsize,
+    /// Moving average of a job's wall-clock time in microseconds; 0 until
+    /// the first job finishes.
+    job_micros: AtomicU64,
+}
+
+impl Load {
+    /// Whether a job accepted now might wait longer than `MAX_WAIT` for one
+    /// of `workers` threads. Before it starts, the jobs queued ahead of it and
+    /// one running job must finish; at worst (every running job just started)
+    /// that takes one job time per `workers` of them, rounded up.
+    fn wait_too_long(&self, workers: usize) -> bool {
+        let pending = self.pending.load(Ordering::Relaxed);
+        if pending < workers {
+            return false; // a thread is free
+        }
+        let rounds = (pending + 1 - workers).div_ceil(workers) as u64;
+        rounds * self.job_micros.load(Ordering::Relaxed) > MAX_WAIT.as_micros() as u64
+    }
+
+    fn record(&self, took: Duration) {
+        let sample = took.as_micros().min(u128::from(u64::MAX >> 4)) as u64;
+        let old = self.job_micros.load(Ordering::Relaxed);
+        // Weight 1/4 for the newest job: follows a slowdown within a few jobs.
+        let new = if old == 0 {
+            sample
+        } else {
+            (old * 3 + sample) / 4
+        };
+        self.job_micros.store(new, Ordering::Relaxed);
+    }
+}
+
+/// Counts a job as finished when dropped, even if the job panicked.
+struct Finished(Arc<Load>);
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        self.0.pending.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 pub struct PasswordHasher {
     jobs: SyncSender<Job>,
+    workers: usize,
+    load: Arc<Load>,
     cost: u32,
     /// A well-formed hash at the configured cost that matches no password:
     /// unknown emails are verified against it so they take as long as known
@@ -39,7 +97,8 @@ impl PasswordHasher {
     pub fn new(cost: u32, workers: usize, queue: usize) -> Self {
         let (jobs, inbox) = mpsc::sync_channel::<Job>(queue);
         let inbox = Arc::new(Mutex::new(inbox));
-        for i in 0..workers.max(1) {
+        let workers = workers.max(1);
+        for i in 0..workers {
             let inbox = Arc::clone(&inbox);
             std::thread::Builder::new()
                 .name(format!("bcrypt-{i}"))
@@ -48,6 +107,8 @@ impl PasswordHasher {
         }
         Self {
             jobs,
+            workers,
+            load: Arc::default(),
             cost,
             dummy_hash: dummy_hash(cost).into(),
         }
@@ -79,21 +140,40 @@ impl PasswordHasher {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
+        if self.load.wait_too_long(self.workers) {
+            return Err(HashError::Overloaded);
+        }
         let (tx, rx) = oneshot::channel();
         let span = Span::current();
+        self.load.pending.fetch_add(1, Ordering::Relaxed);
+        let finished = Finished(Arc::clone(&self.load));
+        let queued = Instant::now();
         let job: Job = Box::new(move || {
+            // bcrypt slowed down after this job was accepted (the estimate
+            // cannot foresee a flood's first seconds): refuse it now rather
+            // than run it late.
+            if queued.elapsed() > MAX_WAIT {
+                drop(finished);
+                let _ = tx.send(Err(HashError::Overloaded));
+                return;
+            }
             let _entered = span.enter();
-            let _ = tx.send(f());
+            let started = Instant::now();
+            let result = f();
+            finished.0.record(started.elapsed());
+            drop(finished);
+            let _ = tx.send(Ok(result));
         });
         match self.jobs.try_send(job) {
             Ok(()) => {}
+            // The refused job is dropped here, and its `Finished` with it.
             Err(TrySendError::Full(_)) => return Err(HashError::Overloaded),
             Err(TrySendError::Disconnected(_)) => {
                 return Err(HashError::Failed("bcrypt pool stopped".into()));
             }
         }
         rx.await
-            .map_err(|_| HashError::Failed("bcrypt job dropped".into()))
+            .map_err(|_| HashError::Failed("bcrypt job dropped".into()))?
     }
 }
 
@@ -191,5 +271,68 @@ mod tests {
             answer = hasher.verify("whatever1", None).await;
         }
         assert_eq!(answer, Ok(false));
+    }
+
+    #[tokio::test]
+    async fn a_job_that_would_wait_too_long_is_refused_at_once() {
+        // Plenty of queue room, but bcrypt has lately taken 400 ms a job.
+        let hasher = PasswordHasher::new(4, 1, 16);
+        hasher.load.job_micros.store(400_000, Ordering::Relaxed);
+        // A free thread: no wait.
+        assert!(!hasher.load.wait_too_long(1));
+        // One job running: the next one waits 400 ms at worst. Fine.
+        hasher.load.pending.store(1, Ordering::Relaxed);
+        assert!(!hasher.load.wait_too_long(1));
+        // Two threads, two running, one queued: the next one waits until
+        // two jobs finish, one round of 400 ms at worst. Fine. One more
+        // queued makes two rounds: refused.
+        hasher.load.pending.store(3, Ordering::Relaxed);
+        assert!(!hasher.load.wait_too_long(2));
+        hasher.load.pending.store(4, Ordering::Relaxed);
+        assert!(hasher.load.wait_too_long(2));
+        // At 250 ms a job, two rounds fit in the bound, three do not.
+        hasher.load.job_micros.store(250_000, Ordering::Relaxed);
+        hasher.load.pending.store(5, Ordering::Relaxed);
+        assert!(!hasher.load.wait_too_long(2));
+        hasher.load.pending.store(6, Ordering::Relaxed);
+        assert!(hasher.load.wait_too_long(2));
+        // One thread, one running, one queued: 800 ms. Refused at once.
+        hasher.load.job_micros.store(400_000, Ordering::Relaxed);
+        hasher.load.pending.store(2, Ordering::Relaxed);
+        assert_eq!(
+            hasher.verify("whatever1", None).await,
+            Err(HashError::Overloaded)
+        );
+        assert_eq!(hasher.load.pending.load(Ordering::Relaxed), 2);
+        // With the thread free again, jobs run, and their own (fast) time
+        // becomes the new pace.
+        hasher.load.pending.store(0, Ordering::Relaxed);
+        assert_eq!(hasher.verify("whatever1", None).await, Ok(false));
+        assert_eq!(hasher.load.pending.load(Ordering::Relaxed), 0);
+        assert!(hasher.load.job_micros.load(Ordering::Relaxed) < 400_000);
+    }
+
+    #[tokio::test]
+    async fn a_job_that_waited_too_long_is_refused_when_its_turn_comes() {
+        let hasher = PasswordHasher::new(4, 1, 16);
+        // Hold the one thread for longer than MAX_WAIT; a job accepted
+        // meanwhile (the pace is unknown yet, so it is accepted) is refused.
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        hasher
+            .jobs
+            .try_send(Box::new(move || {
+                let _ = hold.recv();
+            }))
+            .unwrap();
+        let late = hasher.verify("whatever1", None);
+        let releaser = async {
+            tokio::time::sleep(MAX_WAIT + Duration::from_millis(100)).await;
+            release.send(()).unwrap();
+        };
+        let (answer, ()) = tokio::join!(late, releaser);
+        assert_eq!(answer, Err(HashError::Overloaded));
+        assert_eq!(hasher.load.pending.load(Ordering::Relaxed), 0);
+        // The next one runs.
+        assert_eq!(hasher.verify("whatever1", None).await, Ok(false));
     }
 }
