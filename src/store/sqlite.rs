@@ -104,10 +104,10 @@ struct ReaderLease<'a> {
 
 impl Drop for ReaderLease<'_> {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            if let Ok(mut idle) = self.readers.lock() {
-                idle.push(conn);
-            }
+        if let Some(conn) = self.conn.take()
+            && let Ok(mut idle) = self.readers.lock()
+        {
+            idle.push(conn);
         }
     }
 }
