@@ -36,20 +36,13 @@ impl Auth {
         client: &ClientInfo,
     ) -> ApiResult<(Signed, Signed, SessionId)> {
         let now = crate::domain::now();
-        let session = Session {
-            id: SessionId::generate(),
-            user_id: user_id.clone(),
-            current_jti: TokenId::generate(),
-            current_issued_at: now,
-            previous_jti: None,
-            rotated_at: None,
-            created_at: now,
-            last_used_at: now,
-            expires_at: self.tokens.refresh_expiry(now),
-            user_agent: client.user_agent.clone(),
-            ip: client.ip.map(|ip| ip.to_string()),
-            revoked_at: None,
-        };
+        let session = Session::open(
+            user_id.clone(),
+            now,
+            self.tokens.refresh_expiry(now),
+            client.user_agent.clone(),
+            client.ip.map(|ip| ip.to_string()),
+        );
         self.store.create_session(&session).await?;
         let access = self
             .tokens

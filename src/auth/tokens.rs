@@ -343,20 +343,13 @@ mod tests {
     }
 
     fn session(now: DateTime<Utc>) -> Session {
-        Session {
-            id: SessionId::generate(),
-            user_id: UserId::generate(),
-            current_jti: TokenId::generate(),
-            current_issued_at: now,
-            previous_jti: None,
-            rotated_at: None,
-            created_at: now,
-            last_used_at: now,
-            expires_at: now + chrono::Duration::days(7),
-            user_agent: None,
-            ip: None,
-            revoked_at: None,
-        }
+        Session::open(
+            UserId::generate(),
+            now,
+            now + chrono::Duration::days(7),
+            None,
+            None,
+        )
     }
 
     fn forge(header: &str, claims: &serde_json::Value, sig: &str) -> String {

@@ -58,6 +58,30 @@ pub struct Session {
 }
 
 impl Session {
+    /// A new login's session: a fresh id and first token id, issued at `now`.
+    pub fn open(
+        user_id: UserId,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        user_agent: Option<String>,
+        ip: Option<String>,
+    ) -> Self {
+        Self {
+            id: SessionId::generate(),
+            user_id,
+            current_jti: TokenId::generate(),
+            current_issued_at: now,
+            previous_jti: None,
+            rotated_at: None,
+            created_at: now,
+            last_used_at: now,
+            expires_at,
+            user_agent,
+            ip,
+            revoked_at: None,
+        }
+    }
+
     pub fn is_live(&self, now: DateTime<Utc>) -> bool {
         self.revoked_at.is_none() && self.expires_at > now
     }

@@ -1,9 +1,7 @@
 //! Builders for the values the tests store.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use tokengate::domain::{
-    EmailAddress, NewUser, ReportSetting, SessionId, TokenId, User, UserId, UserName,
-};
+use tokengate::domain::{EmailAddress, NewUser, ReportSetting, TokenId, User, UserId, UserName};
 use tokengate::store::{Rotation, Session, SharedStore};
 use uuid::Uuid;
 
@@ -58,20 +56,13 @@ pub async fn registered(store: &SharedStore) -> NewUser {
 /// A live session of `user_id`, created at `created_at`, expiring at
 /// `expires_at`.
 pub fn session(user_id: &UserId, created_at: DateTime<Utc>, expires_at: DateTime<Utc>) -> Session {
-    Session {
-        id: SessionId::generate(),
-        user_id: user_id.clone(),
-        current_jti: TokenId::generate(),
-        current_issued_at: created_at,
-        previous_jti: None,
-        rotated_at: None,
+    Session::open(
+        user_id.clone(),
         created_at,
-        last_used_at: created_at,
         expires_at,
-        user_agent: Some("Mozilla/5.0 (conformance)".into()),
-        ip: Some("192.0.2.10".into()),
-        revoked_at: None,
-    }
+        Some("Mozilla/5.0 (conformance)".into()),
+        Some("192.0.2.10".into()),
+    )
 }
 
 /// A session created now that lives for seven days, stored.
