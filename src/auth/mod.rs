@@ -154,6 +154,12 @@ impl Auth {
                 retry_after: limited.retry_after,
             });
         }
+        // Shed a login the bcrypt pool cannot take before any other work
+        // (store read, ...) is spent on it. Same answer whoever the email is.
+        if self.hasher.saturated() {
+            self.metrics.count(AuthEvent::login_shed);
+            return Err(hash_error(HashError::Overloaded));
+        }
         let credentials = self.store.find_credentials_by_email(&email).await?;
         // Passwords over bcrypt's limit can match nothing that registration
         // accepted; verify against the dummy hash to keep the timing.

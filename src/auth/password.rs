@@ -84,6 +84,8 @@ impl Drop for Finished {
 pub struct PasswordHasher {
     jobs: SyncSender<Job>,
     workers: usize,
+    /// Jobs the pool holds at most: one per thread plus the queue.
+    capacity: usize,
     load: Arc<Load>,
     cost: u32,
     /// A well-formed hash at the configured cost that matches no password:
@@ -108,10 +110,19 @@ impl PasswordHasher {
         Self {
             jobs,
             workers,
+            capacity: workers + queue,
             load: Arc::default(),
             cost,
             dummy_hash: dummy_hash(cost).into(),
         }
+    }
+
+    /// Whether a job submitted now would be refused as `Overloaded`: callers
+    /// shed work early with it, before doing anything else for a request
+    /// that cannot be served.
+    pub fn saturated(&self) -> bool {
+        self.load.pending.load(Ordering::Relaxed) >= self.capacity
+            || self.load.wait_too_long(self.workers)
     }
 
     pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
@@ -140,7 +151,7 @@ impl PasswordHasher {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
-        if self.load.wait_too_long(self.workers) {
+        if self.saturated() {
             return Err(HashError::Overloaded);
         }
         let (tx, rx) = oneshot::channel();
@@ -271,6 +282,22 @@ mod tests {
             answer = hasher.verify("whatever1", None).await;
         }
         assert_eq!(answer, Ok(false));
+    }
+
+    #[tokio::test]
+    async fn saturated_when_every_thread_and_queue_slot_is_taken() {
+        let hasher = PasswordHasher::new(4, 1, 1);
+        assert!(!hasher.saturated());
+        hasher.load.pending.store(1, Ordering::Relaxed);
+        assert!(!hasher.saturated(), "one thread busy, the queue slot free");
+        hasher.load.pending.store(2, Ordering::Relaxed);
+        assert!(hasher.saturated());
+        assert_eq!(
+            hasher.verify("whatever1", None).await,
+            Err(HashError::Overloaded)
+        );
+        hasher.load.pending.store(0, Ordering::Relaxed);
+        assert_eq!(hasher.verify("whatever1", None).await, Ok(false));
     }
 
     #[tokio::test]
