@@ -387,13 +387,13 @@ impl Settings {
             .domain
             .map(|d| d.trim().to_owned())
             .filter(|d| !d.is_empty());
-        if let Some(d) = &domain {
-            if d.contains(|c: char| c.is_whitespace() || matches!(c, ';' | ',' | '/' | ':')) {
-                return Err(invalid(
-                    "cookies.domain",
-                    format!("{d:?} is not a host name"),
-                ));
-            }
+        if let Some(d) = &domain
+            && d.contains(|c: char| c.is_whitespace() || matches!(c, ';' | ',' | '/' | ':'))
+        {
+            return Err(invalid(
+                "cookies.domain",
+                format!("{d:?} is not a host name"),
+            ));
         }
         let cookies = CookieSettings {
             secure: raw.cookies.secure,
@@ -422,13 +422,13 @@ impl Settings {
             .mongo_uri
             .map(|u| u.trim().to_owned())
             .filter(|u| !u.is_empty());
-        if let Some(uri) = &mongo_uri {
-            if !(uri.starts_with("mongodb://") || uri.starts_with("mongodb+srv://")) {
-                return Err(invalid(
-                    "store.mongo_uri",
-                    "must start with mongodb:// or mongodb+srv://",
-                ));
-            }
+        if let Some(uri) = &mongo_uri
+            && !(uri.starts_with("mongodb://") || uri.starts_with("mongodb+srv://"))
+        {
+            return Err(invalid(
+                "store.mongo_uri",
+                "must start with mongodb:// or mongodb+srv://",
+            ));
         }
         let store = StoreSettings {
             mongo_uri: mongo_uri.map(SecretString::from),
@@ -660,13 +660,12 @@ fn parse_origin(raw: &str) -> Result<String, String> {
     if host.is_empty() {
         return Err(bad());
     }
-    if let Some(port) = port {
-        if port.is_empty()
+    if let Some(port) = port
+        && (port.is_empty()
             || !port.chars().all(|c| c.is_ascii_digit())
-            || port.parse::<u16>().is_err()
-        {
-            return Err(bad());
-        }
+            || port.parse::<u16>().is_err())
+    {
+        return Err(bad());
     }
     Ok(raw.to_lowercase())
 }

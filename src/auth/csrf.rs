@@ -85,20 +85,18 @@ pub async fn guard(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    if state_changing(req.method()) {
-        if let Some(state) = req.app_data::<web::Data<AppState>>() {
-            if state.cookies.present_in(req.headers()) {
-                if let Some(why) = state.origins.verdict(req.headers()) {
-                    tracing::warn!(reason = why, "cross-site request refused");
-                    let client = crate::client_ip::client_info(req.request());
-                    state
-                        .auth
-                        .audit(AuthEvent::csrf_refused, None, None, &client);
-                    let response = ApiError::Forbidden(why).error_response();
-                    return Ok(req.into_response(response));
-                }
-            }
-        }
+    if state_changing(req.method())
+        && let Some(state) = req.app_data::<web::Data<AppState>>()
+        && state.cookies.present_in(req.headers())
+        && let Some(why) = state.origins.verdict(req.headers())
+    {
+        tracing::warn!(reason = why, "cross-site request refused");
+        let client = crate::client_ip::client_info(req.request());
+        state
+            .auth
+            .audit(AuthEvent::csrf_refused, None, None, &client);
+        let response = ApiError::Forbidden(why).error_response();
+        return Ok(req.into_response(response));
     }
     next.call(req)
         .await

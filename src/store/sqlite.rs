@@ -88,10 +88,10 @@ struct Lease<'a> {
 
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            if let Ok(mut idle) = self.pool.idle.lock() {
-                idle.push(conn);
-            }
+        if let Some(conn) = self.conn.take()
+            && let Ok(mut idle) = self.pool.idle.lock()
+        {
+            idle.push(conn);
         }
     }
 }

@@ -95,12 +95,12 @@ fn random_requests_never_break_the_server() {
                 if !content_type.is_empty() {
                     req = req.header("content-type", content_type);
                 }
-                if let Some(token) = &token {
-                    if let Ok(value) = reqwest::header::HeaderValue::from_str(&format!(
+                if let Some(token) = &token
+                    && let Ok(value) = reqwest::header::HeaderValue::from_str(&format!(
                         "accessToken={token}; refreshToken={token}"
-                    )) {
-                        req = req.header("cookie", value);
-                    }
+                    ))
+                {
+                    req = req.header("cookie", value);
                 }
                 req = match &body {
                     Body::Json(v) => req.body(v.to_string()),

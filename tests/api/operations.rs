@@ -659,10 +659,9 @@ impl Server {
                 .get(format!("{}/health/live", self.base))
                 .send()
                 .await
+                && res.status() == 200
             {
-                if res.status() == 200 {
-                    return;
-                }
+                return;
             }
             assert!(Instant::now() < deadline, "the server did not come up");
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -279,10 +279,10 @@ impl Teardown {
                     let mut file = path.clone().into_os_string();
                     file.push(suffix);
                     let file = PathBuf::from(file);
-                    if let Err(e) = std::fs::remove_file(&file) {
-                        if e.kind() != std::io::ErrorKind::NotFound {
-                            eprintln!("warning: cannot remove {}: {e}", file.display());
-                        }
+                    if let Err(e) = std::fs::remove_file(&file)
+                        && e.kind() != std::io::ErrorKind::NotFound
+                    {
+                        eprintln!("warning: cannot remove {}: {e}", file.display());
                     }
                 }
             }

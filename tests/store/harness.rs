@@ -145,14 +145,12 @@ async fn run(args: Args, cases: Vec<Case>) -> i32 {
     let mut backend_errors: Vec<(BackendKind, String)> = Vec::new();
     for backend in &configured {
         let used = jobs.iter().any(|j| j.backend.kind == backend.kind);
-        if used {
-            if let Err(why) = backend.preflight().await {
-                eprintln!(
-                    "\nERROR: {} is configured but not usable: {why}\n",
-                    backend.kind.name()
-                );
-                backend_errors.push((backend.kind, why));
-            }
+        if used && let Err(why) = backend.preflight().await {
+            eprintln!(
+                "\nERROR: {} is configured but not usable: {why}\n",
+                backend.kind.name()
+            );
+            backend_errors.push((backend.kind, why));
         }
     }
 
@@ -250,10 +248,10 @@ fn panic_message(payload: Box<dyn Any + Send>) -> String {
 fn report_backends(configured: &[Backend], ran: &[BackendKind], errors: &[(BackendKind, String)]) {
     let mut notes = Vec::new();
     for kind in BackendKind::ALL {
-        if let Some(var) = kind.variable() {
-            if !configured.iter().any(|b| b.kind == kind) {
-                notes.push(format!("{} not run: {var} not set", kind.name()));
-            }
+        if let Some(var) = kind.variable()
+            && !configured.iter().any(|b| b.kind == kind)
+        {
+            notes.push(format!("{} not run: {var} not set", kind.name()));
         }
         if errors.iter().any(|(k, _)| *k == kind) {
             notes.push(format!(
