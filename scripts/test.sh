@@ -9,12 +9,13 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mkdir -p target
 log=target/test-output.log
+: > "$log"
 
 echo "==> cargo test: unit, API and store conformance suites"
-cargo test --all-targets --locked 2>&1 | tee "$log"
+cargo test --all-targets --locked 2>&1 | tee -a "$log"
 
 echo "==> end-to-end tests in headless Chromium"
-scripts/e2e.sh
+scripts/e2e.sh 2>&1 | tee -a "$log"
 
 echo "==> schemathesis against the running service and its OpenAPI document"
 scripts/schemathesis.sh
@@ -25,3 +26,11 @@ grep -h '^store conformance backends:' "$log" || {
   echo "the store conformance suite did not report its backends" >&2
   exit 1
 }
+# One closing line over the Rust and browser suites (schemathesis reports
+# its own cases above).
+awk '
+  /^test result: / { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed/) p += $(i-1); if ($(i) ~ /^failed/) f += $(i-1) } }
+  /^# pass / { p += $3 }
+  /^# fail / { f += $3 }
+  END { printf "total: %d passed, %d failed\n", p, f }
+' "$log"
