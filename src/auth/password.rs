@@ -255,10 +255,9 @@ mod tests {
         assert_eq!(parts.get_cost(), 8);
     }
 
-    #[tokio::test]
-    async fn a_full_queue_is_refused_at_once() {
-        // One thread, room for one waiting job.
-        let hasher = PasswordHasher::new(4, 1, 1);
+    /// Queues a job that keeps its thread busy until the returned sender
+    /// sends (or is dropped).
+    fn hold_a_thread(hasher: &PasswordHasher) -> std::sync::mpsc::Sender<()> {
         let (release, hold) = std::sync::mpsc::channel::<()>();
         hasher
             .jobs
@@ -266,6 +265,14 @@ mod tests {
                 let _ = hold.recv();
             }))
             .unwrap();
+        release
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_is_refused_at_once() {
+        // One thread, room for one waiting job.
+        let hasher = PasswordHasher::new(4, 1, 1);
+        let release = hold_a_thread(&hasher);
         // Once the thread holds that job, one more fits in the queue.
         while hasher.jobs.try_send(Box::new(|| {})).is_err() {
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
@@ -344,13 +351,7 @@ mod tests {
         let hasher = PasswordHasher::new(4, 1, 16);
         // Hold the one thread for longer than MAX_WAIT; a job accepted
         // meanwhile (the pace is unknown yet, so it is accepted) is refused.
-        let (release, hold) = std::sync::mpsc::channel::<()>();
-        hasher
-            .jobs
-            .try_send(Box::new(move || {
-                let _ = hold.recv();
-            }))
-            .unwrap();
+        let release = hold_a_thread(&hasher);
         let late = hasher.verify("whatever1", None);
         let releaser = async {
             tokio::time::sleep(MAX_WAIT + Duration::from_millis(100)).await;
