@@ -8,13 +8,13 @@
 # missing. Fails, never skips, when Chromium cannot be installed or started.
 #
 # Environment: CHROMIUM_PATH (default /usr/bin/chromium), TOKENGATE_BIN
-# (default target/debug/tokengate). Extra arguments go to `node --test`.
+# (default $CARGO_TARGET_DIR or target, /debug/tokengate). Extra arguments go to `node --test`.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 e2e="$repo/tests/e2e"
 chromium="${CHROMIUM_PATH:-/usr/bin/chromium}"
-bin="${TOKENGATE_BIN:-$repo/target/debug/tokengate}"
+bin="${TOKENGATE_BIN:-${CARGO_TARGET_DIR:-$repo/target}/debug/tokengate}"
 
 fail() {
   echo "e2e: FAILED: $*" >&2

@@ -38,7 +38,7 @@ if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -qF "$VERSION"; then
 fi
 
 cargo build --locked --quiet --bin tokengate
-BIN=target/debug/tokengate
+BIN="${CARGO_TARGET_DIR:-target}/debug/tokengate"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tokengate-schemathesis.XXXXXX")
 PID=
