@@ -89,6 +89,9 @@ pub struct TokenService {
     refresh_encoding: EncodingKey,
     refresh_decoding: DecodingKey,
     validation: Validation,
+    /// The same checks without `exp`: logout finds the session of an
+    /// expired token with it.
+    validation_ignoring_expiry: Validation,
     issuer: String,
     audience: String,
     access_ttl: Duration,
@@ -109,6 +112,10 @@ impl TokenService {
             access_decoding: DecodingKey::from_secret(settings.secret_bytes()),
             refresh_encoding: EncodingKey::from_secret(settings.refresh_secret_bytes()),
             refresh_decoding: DecodingKey::from_secret(settings.refresh_secret_bytes()),
+            validation_ignoring_expiry: Validation {
+                validate_exp: false,
+                ..validation.clone()
+            },
             validation,
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
@@ -207,16 +214,12 @@ impl TokenService {
     /// find the session to revoke. The signature, `iss`, `aud` and `typ` are
     /// still checked.
     pub fn verify_refresh_ignoring_expiry(&self, token: &str) -> Result<RefreshToken, TokenError> {
-        let mut validation = self.validation.clone();
-        validation.validate_exp = false;
-        self.refresh_with(token, &validation)
+        self.refresh_with(token, &self.validation_ignoring_expiry)
     }
 
     /// Like `verify_access` but accepts an expired token (logout uses it).
     pub fn verify_access_ignoring_expiry(&self, token: &str) -> Result<AccessToken, TokenError> {
-        let mut validation = self.validation.clone();
-        validation.validate_exp = false;
-        self.access_with(token, &validation)
+        self.access_with(token, &self.validation_ignoring_expiry)
     }
 
     fn refresh_with(
@@ -352,6 +355,18 @@ mod tests {
         )
     }
 
+    /// The token with the first character of its signature changed (all
+    /// six bits of a leading base64 character count).
+    fn flip_signature(token: &str) -> String {
+        let at = token.rfind('.').unwrap() + 1;
+        let first = if token[at..].starts_with('A') {
+            "B"
+        } else {
+            "A"
+        };
+        format!("{}{first}{}", &token[..at], &token[at + 1..])
+    }
+
     fn forge(header: &str, claims: &serde_json::Value, sig: &str) -> String {
         format!(
             "{}.{}.{}",
@@ -432,6 +447,38 @@ mod tests {
             tokens.verify_access(&signed.token).is_ok(),
             "inside the 5 s leeway"
         );
+    }
+
+    #[test]
+    fn logout_can_still_read_expired_tokens_but_nothing_forged() {
+        let tokens = TokenService::new(&settings());
+        let long_ago = Utc::now() - chrono::Duration::days(30);
+        let (user, sid) = (UserId::generate(), SessionId::generate());
+        let access = tokens.issue_access(&user, &sid, long_ago).unwrap().token;
+        assert_eq!(tokens.verify_access(&access), Err(TokenError::Expired));
+        assert_eq!(
+            tokens
+                .verify_access_ignoring_expiry(&access)
+                .unwrap()
+                .session_id,
+            sid
+        );
+        let mut old = session(long_ago);
+        old.expires_at = long_ago + chrono::Duration::days(7);
+        let refresh = tokens.sign_refresh(&old).unwrap().token;
+        assert_eq!(tokens.verify_refresh(&refresh), Err(TokenError::Expired));
+        assert_eq!(
+            tokens
+                .verify_refresh_ignoring_expiry(&refresh)
+                .unwrap()
+                .session_id,
+            old.id
+        );
+        // Expiry is the only check relaxed: kinds and signatures still hold.
+        assert!(tokens.verify_refresh_ignoring_expiry(&access).is_err());
+        assert!(tokens.verify_access_ignoring_expiry(&refresh).is_err());
+        let forged = flip_signature(&access);
+        assert!(tokens.verify_access_ignoring_expiry(&forged).is_err());
     }
 
     #[test]
