@@ -9,8 +9,8 @@
 //! it listens on `HOST:PORT` and uses the same worker count and secrets.
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use tokengate::auth::cookies::ACCESS_COOKIE;
 use tokengate::auth::tokens::TokenService;
+use tokengate::http::cookies::ACCESS_COOKIE;
 use tokengate::settings::Settings;
 
 #[actix_web::main]

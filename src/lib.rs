@@ -1,15 +1,15 @@
 //! tokengate: cookie-based JWT authentication for browser single-page apps.
+//!
+//! The layers, each depending only on those below it:
+//! `http` (actix) → `auth` (the rules) and `domain` (values) → `store`;
+//! `state` holds the shared parts, `startup` wires them; `settings` and
+//! `telemetry` sit at the bottom and anyone may use them.
 
 pub mod auth;
-pub mod client_ip;
-pub mod cors;
 pub mod domain;
-pub mod error;
-pub mod metrics;
-pub mod middleware;
-pub mod rate_limit;
-pub mod routes;
+pub mod http;
 pub mod settings;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod telemetry;

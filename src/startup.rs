@@ -1,32 +1,18 @@
-//! Wiring: builds the store, the auth service and the HTTP server from the
+//! Wiring only: builds the store, the state and the HTTP server from the
 //! settings, binds the listener (port 0 in tests) and runs until stopped.
 
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use actix_web::HttpServer;
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::web;
 use anyhow::Context;
 
-use crate::auth::Auth;
-use crate::auth::cookies::AuthCookies;
-use crate::auth::csrf::{self, AllowedOrigins};
-use crate::client_ip::TrustedProxies;
-use crate::metrics::Metrics;
-use crate::settings::{SameSite, Settings};
+use crate::http::{self, HttpState};
+use crate::settings::Settings;
+use crate::state::AppState;
 use crate::store::{self, SharedStore};
-use crate::{cors, error, middleware, routes};
-
-/// What every handler can reach, built once and shared by all workers.
-pub struct AppState {
-    pub settings: Arc<Settings>,
-    pub auth: Auth,
-    pub cookies: AuthCookies,
-    pub origins: AllowedOrigins,
-    pub metrics: Arc<Metrics>,
-    pub openapi: utoipa::openapi::OpenApi,
-}
 
 pub struct Application {
     port: u16,
@@ -51,51 +37,20 @@ impl Application {
         let port = listener.local_addr()?.port();
 
         let settings = Arc::new(settings);
-        let metrics = Arc::new(Metrics::new());
-        let state = web::Data::new(AppState {
-            auth: Auth::new(&settings, Arc::clone(&store), Arc::clone(&metrics)),
-            cookies: AuthCookies::new(&settings),
-            origins: AllowedOrigins::new(
-                settings.cors.frontend_origins.clone(),
-                settings.cookies.same_site != SameSite::None,
-            ),
-            openapi: routes::openapi::document_for(&settings.server.base_path),
-            metrics,
-            settings: Arc::clone(&settings),
-        });
-        let proxies = web::Data::new(TrustedProxies::new(
-            settings.rate_limit.trusted_proxies.clone(),
-        ));
+        let state = web::Data::new(AppState::new(Arc::clone(&settings), Arc::clone(&store)));
+        let http = web::Data::new(HttpState::new(&settings));
         let purge = tokio::spawn(purge_sessions(
             Arc::clone(&store),
             settings.store.session_purge_interval,
         ));
 
-        let server_settings = Arc::clone(&settings);
-        let mut server = HttpServer::new(move || {
-            let s = &server_settings;
-            App::new()
-                .app_data(state.clone())
-                .app_data(proxies.clone())
-                .app_data(
-                    web::JsonConfig::default()
-                        .limit(s.server.body_limit_bytes)
-                        .error_handler(error::json_error),
-                )
-                .app_data(web::PayloadConfig::new(s.server.body_limit_bytes))
-                .configure(routes::configure(&s.server.base_path))
-                .default_service(web::to(|| async { error::not_found() }))
-                .wrap(from_fn(csrf::guard))
-                .wrap(cors::policy(&s.cors.frontend_origins))
-                .wrap(from_fn(cors::preflight))
-                .wrap(from_fn(middleware::observe))
-        })
-        .listen(listener)?
-        // actix stops gracefully on SIGTERM but abruptly on SIGINT; both
-        // should let in-flight requests finish.
-        .disable_signals()
-        .shutdown_signal(stop_signal(settings.server.shutdown_timeout))
-        .shutdown_timeout(settings.server.shutdown_timeout.as_secs());
+        let mut server = HttpServer::new(move || http::app(state.clone(), http.clone()))
+            .listen(listener)?
+            // actix stops gracefully on SIGTERM but abruptly on SIGINT; both
+            // should let in-flight requests finish.
+            .disable_signals()
+            .shutdown_signal(stop_signal(settings.server.shutdown_timeout))
+            .shutdown_timeout(settings.server.shutdown_timeout.as_secs());
         if let Some(workers) = settings.server.workers {
             server = server.workers(workers);
         }
@@ -167,7 +122,9 @@ async fn purge_sessions(store: SharedStore, every: std::time::Duration) {
         match store.purge_sessions(crate::domain::now()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "purged dead sessions"),
-            Err(e) => tracing::warn!(error = %e, "session purge failed"),
+            Err(e) => {
+                tracing::warn!(error = %crate::telemetry::error_chain(&e), "session purge failed")
+            }
         }
     }
 }

@@ -1,11 +1,10 @@
 //! Authentication rules: registration, login, the refresh-token session
-//! model, logout and session management. No HTTP here beyond the shared
-//! error type; handlers call these and shape the responses.
+//! model, logout and session management. No HTTP here: the handlers in
+//! `http/` call these and shape the responses.
 
-pub mod cookies;
-pub mod csrf;
-pub mod extractor;
+mod error;
 pub mod password;
+pub mod rate_limit;
 mod session;
 pub mod tokens;
 
@@ -13,24 +12,18 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::domain::{EmailAddress, NewUser, Password, ReportSetting, User, UserId, UserName};
-use crate::error::{ApiError, ApiResult};
-use crate::metrics::{AuthEvent, Metrics};
-use crate::rate_limit::{RateLimiter, ip_key};
+use crate::domain::{
+    ClientInfo, EmailAddress, NewUser, Password, ReportSetting, User, UserId, UserName,
+};
 use crate::settings::Settings;
 use crate::store::SharedStore;
+use crate::telemetry::metrics::{AuthEvent, Metrics};
 use password::{HashError, PasswordHasher};
+use rate_limit::{RateLimiter, ip_key};
 use tokens::{Signed, TokenService};
 
-pub use extractor::AuthUser;
+pub use error::{ApiError, ApiResult, BoxError, FieldError};
 pub use session::Refreshed;
-
-/// Who is asking: recorded on sessions and in audit events.
-#[derive(Debug, Clone, Default)]
-pub struct ClientInfo {
-    pub ip: Option<IpAddr>,
-    pub user_agent: Option<String>,
-}
 
 /// A validated registration.
 #[derive(Debug)]
@@ -92,10 +85,6 @@ impl Auth {
         &self.tokens
     }
 
-    pub fn store(&self) -> &SharedStore {
-        &self.store
-    }
-
     /// Creates the user and the default report setting, both or neither.
     #[tracing::instrument(skip_all)]
     pub async fn register(
@@ -103,11 +92,7 @@ impl Auth {
         client: &ClientInfo,
         registration: Registration,
     ) -> ApiResult<(User, ReportSetting)> {
-        self.limit_ip(
-            &self.limits.register_per_ip,
-            client,
-            AuthEvent::rate_limited,
-        )?;
+        self.limit_ip(&self.limits.register_per_ip, client, AuthEvent::RateLimited)?;
         let password_hash = self
             .hasher
             .hash(&registration.password)
@@ -129,7 +114,7 @@ impl Auth {
             report_setting,
         };
         self.store.create_user(&new).await?;
-        self.audit(AuthEvent::registered, Some(&new.user.id), None, client);
+        self.audit(AuthEvent::Registered, Some(&new.user.id), None, client);
         Ok((new.user, new.report_setting))
     }
 
@@ -145,11 +130,11 @@ impl Auth {
         self.limit_ip(
             &self.limits.login_per_ip,
             client,
-            AuthEvent::login_rate_limited,
+            AuthEvent::LoginRateLimited,
         )?;
         let email_key = email.as_str().to_owned();
         if let Err(limited) = self.limits.login_failures.peek(&email_key) {
-            self.audit(AuthEvent::login_rate_limited, None, None, client);
+            self.audit(AuthEvent::LoginRateLimited, None, None, client);
             return Err(ApiError::RateLimited {
                 retry_after: limited.retry_after,
             });
@@ -157,7 +142,7 @@ impl Auth {
         // Shed a login the bcrypt pool cannot take before any other work
         // (store read, ...) is spent on it. Same answer whoever the email is.
         if self.hasher.saturated() {
-            self.metrics.count(AuthEvent::login_shed);
+            self.metrics.count(AuthEvent::LoginShed);
             return Err(hash_error(HashError::Overloaded));
         }
         let credentials = self.store.find_credentials_by_email(&email).await?;
@@ -170,7 +155,7 @@ impl Auth {
             .map(|c| c.password_hash.as_str());
         let matches = self.hasher.verify(password, hash).await.map_err(|e| {
             if e == HashError::Overloaded {
-                self.metrics.count(AuthEvent::login_shed);
+                self.metrics.count(AuthEvent::LoginShed);
             }
             hash_error(e)
         })?;
@@ -181,7 +166,7 @@ impl Auth {
                 // past it is refused before bcrypt runs.
                 let _ = self.limits.login_failures.check(&email_key);
                 let known = other.as_ref().map(|c| &c.user.id);
-                self.audit(AuthEvent::login_failed, known, None, client);
+                self.audit(AuthEvent::LoginFailed, known, None, client);
                 return Err(ApiError::InvalidCredentials);
             }
         };
@@ -192,7 +177,7 @@ impl Auth {
             })?;
         let (access, refresh, session_id) = self.open_session(&user.id, client).await?;
         self.audit(
-            AuthEvent::login_succeeded,
+            AuthEvent::LoginSucceeded,
             Some(&user.id),
             Some(&session_id),
             client,
@@ -249,6 +234,6 @@ fn hash_error(e: HashError) -> ApiError {
         HashError::Overloaded => ApiError::Overloaded {
             retry_after: Duration::from_secs(1),
         },
-        HashError::Failed(cause) => ApiError::Internal(cause),
+        HashError::Failed(cause) => ApiError::internal(cause),
     }
 }

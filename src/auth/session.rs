@@ -8,13 +8,12 @@
 //! requests converge on one token. Any other old token is reuse: the whole
 //! session is revoked.
 
-use crate::domain::{SessionId, TokenId, UserId};
-use crate::error::{ApiError, ApiResult};
-use crate::metrics::AuthEvent;
-use crate::store::{Rotation, Session};
+use crate::domain::{AuthUser, ClientInfo, Session, SessionId, TokenId, UserId};
+use crate::store::Rotation;
+use crate::telemetry::metrics::AuthEvent;
 
 use super::tokens::{Signed, TokenError};
-use super::{Auth, AuthUser, ClientInfo};
+use super::{ApiError, ApiResult, Auth};
 
 /// The tokens a successful refresh sets.
 #[derive(Debug)]
@@ -59,9 +58,9 @@ impl Auth {
     /// handler clears both cookies).
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, client: &ClientInfo, token: Option<&str>) -> ApiResult<Refreshed> {
-        self.limit_ip(&self.limits.refresh_per_ip, client, AuthEvent::rate_limited)?;
+        self.limit_ip(&self.limits.refresh_per_ip, client, AuthEvent::RateLimited)?;
         let refused = |why: &'static str| {
-            self.metrics.count(AuthEvent::refresh_refused);
+            self.metrics.count(AuthEvent::RefreshRefused);
             ApiError::RefreshRefused(why)
         };
         let token = token.ok_or_else(|| refused("no refresh token"))?;
@@ -101,7 +100,7 @@ impl Auth {
                         ..session
                     };
                     self.audit(
-                        AuthEvent::refreshed,
+                        AuthEvent::Refreshed,
                         Some(&rotated.user_id),
                         Some(&rotated.id),
                         client,
@@ -115,14 +114,14 @@ impl Auth {
 
             if self.within_grace(&session, &presented.jti, now) {
                 self.store.touch_session(&session.id, now).await?;
-                self.metrics.count(AuthEvent::refresh_grace_replayed);
+                self.metrics.count(AuthEvent::RefreshGraceReplayed);
                 return self.sign_pair(&session, now);
             }
 
             // Neither current nor the just-replaced token: reuse.
             self.store.revoke_session(&session.id, None, now).await?;
             self.audit(
-                AuthEvent::reuse_detected,
+                AuthEvent::ReuseDetected,
                 Some(&session.user_id),
                 Some(&session.id),
                 client,
@@ -190,7 +189,7 @@ impl Auth {
             .revoke_session(&session_id, Some(&user_id), now)
             .await?
         {
-            self.audit(AuthEvent::logout, Some(&user_id), Some(&session_id), client);
+            self.audit(AuthEvent::Logout, Some(&user_id), Some(&session_id), client);
         }
         Ok(())
     }
@@ -203,7 +202,7 @@ impl Auth {
             .revoke_all_sessions(&user.user_id, crate::domain::now())
             .await?;
         self.audit(
-            AuthEvent::logout_all,
+            AuthEvent::LogoutAll,
             Some(&user.user_id),
             Some(&user.session_id),
             client,
@@ -236,7 +235,7 @@ impl Auth {
             return Err(ApiError::NotFound);
         }
         self.audit(
-            AuthEvent::session_revoked,
+            AuthEvent::SessionRevoked,
             Some(&user.user_id),
             Some(&id),
             client,

@@ -3,18 +3,22 @@
 //! Request bodies are parsed into these newtypes at the edge; the rest of the
 //! service (auth rules, stores) only ever sees valid values.
 
+mod client;
 mod email;
 mod ids;
 mod name;
 mod password;
 mod report;
+mod session;
 mod user;
 
+pub use client::ClientInfo;
 pub use email::EmailAddress;
 pub use ids::{ReportSettingId, SessionId, TokenId, UserId};
 pub use name::UserName;
 pub use password::Password;
 pub use report::{Frequency, ReportSetting, ReportSettingPatch};
+pub use session::{AuthUser, Session};
 pub use user::{NewUser, User, UserCredentials};
 
 /// The current time, truncated to milliseconds: the precision every store

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use actix_web::http::Method;
 use base64::Engine;
 use serde_json::{Value, json};
-use tokengate::routes;
+use tokengate::http::routes;
 
 use crate::helpers::{ORIGIN, PASSWORD, spawn_app, spawn_app_with, unique_email};
 
@@ -124,6 +124,19 @@ async fn the_document_has_every_route_of_the_table_and_no_other() {
     }
 }
 
+/// A response, or the shared response it refers to.
+fn resolve_response<'a>(doc: &'a Value, response: &'a Value) -> &'a Value {
+    match response["$ref"].as_str() {
+        Some(r) => {
+            let name = r
+                .strip_prefix("#/components/responses/")
+                .unwrap_or_else(|| panic!("unexpected reference {r}"));
+            &doc["components"]["responses"][name]
+        }
+        None => response,
+    }
+}
+
 #[tokio::test]
 async fn every_route_documents_the_error_statuses_of_the_contract() {
     let app = spawn_app().await;
@@ -141,6 +154,8 @@ async fn every_route_documents_the_error_statuses_of_the_contract() {
             );
         }
         for (status, response) in responses {
+            // Shared error responses are references to components.
+            let response = resolve_response(&doc, response);
             assert!(
                 !response["description"].as_str().unwrap_or("").is_empty(),
                 "{} {path} {status} has no description",
@@ -190,11 +205,19 @@ async fn request_and_response_schemas_exist_and_security_schemes_are_the_cookies
     let mut all = Vec::new();
     refs(&doc, &mut all);
     assert!(!all.is_empty());
+    let responses = doc["components"]["responses"]
+        .as_object()
+        .expect("shared responses");
     for r in &all {
-        let name = r
-            .strip_prefix("#/components/schemas/")
-            .unwrap_or_else(|| panic!("unexpected reference {r}"));
-        assert!(schemas.contains_key(name), "{r} does not resolve");
+        let resolves = match (
+            r.strip_prefix("#/components/schemas/"),
+            r.strip_prefix("#/components/responses/"),
+        ) {
+            (Some(name), _) => schemas.contains_key(name),
+            (_, Some(name)) => responses.contains_key(name),
+            _ => panic!("unexpected reference {r}"),
+        };
+        assert!(resolves, "{r} does not resolve");
     }
 
     // The bodies of the contract, by operation.

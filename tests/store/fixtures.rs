@@ -1,8 +1,9 @@
 //! Builders for the values the tests store.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use tokengate::domain::Session;
 use tokengate::domain::{EmailAddress, NewUser, ReportSetting, TokenId, User, UserId, UserName};
-use tokengate::store::{Rotation, Session, SharedStore};
+use tokengate::store::{Rotation, SharedStore};
 use uuid::Uuid;
 
 pub fn now() -> DateTime<Utc> {

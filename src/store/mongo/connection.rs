@@ -22,8 +22,8 @@ pub(super) async fn client_options(uri: &str, timeout: Duration) -> StoreResult<
         let message = format!("MONGO_URI was refused: {}", redact(&describe(&e), uri));
         match class_of(&e) {
             // An SRV or TXT lookup that failed: the network, not the URI.
-            Class::Unavailable => StoreError::Unavailable(message),
-            _ => StoreError::Internal(message),
+            Class::Unavailable => StoreError::unavailable(message),
+            _ => StoreError::internal(message),
         }
     })?;
     apply_defaults(&mut options, timeout);

@@ -9,11 +9,12 @@ use chrono::{DateTime, Utc};
 use mongodb::bson::DateTime as BsonDateTime;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::Session;
 use crate::domain::{
     EmailAddress, Frequency, NewUser, ReportSetting, ReportSettingId, SessionId, TokenId, User,
     UserCredentials, UserId, UserName,
 };
-use crate::store::{Session, StoreError, StoreResult};
+use crate::store::{StoreError, StoreResult};
 
 /// Collection names.
 pub(super) const USERS: &str = "users";
@@ -88,7 +89,7 @@ pub(super) fn bson_time(t: DateTime<Utc>) -> BsonDateTime {
 
 fn chrono_time(t: BsonDateTime, what: &str) -> StoreResult<DateTime<Utc>> {
     DateTime::from_timestamp_millis(t.timestamp_millis())
-        .ok_or_else(|| StoreError::Internal(format!("stored {what} is out of range")))
+        .ok_or_else(|| StoreError::internal(format!("stored {what} is out of range")))
 }
 
 fn optional_chrono_time(t: Option<BsonDateTime>, what: &str) -> StoreResult<Option<DateTime<Utc>>> {

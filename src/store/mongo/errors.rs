@@ -179,14 +179,18 @@ pub(super) fn is_transactions_unsupported(err: &Error) -> bool {
 pub(super) fn classify(err: &Error) -> StoreError {
     match class_of(err) {
         Class::DuplicateEmail => StoreError::DuplicateEmail,
-        Class::Unavailable => StoreError::Unavailable(describe(err)),
-        Class::TransactionsUnsupported | Class::Internal => StoreError::Internal(describe(err)),
+        Class::Unavailable => StoreError::unavailable(describe(err)),
+        Class::TransactionsUnsupported | Class::Internal => StoreError::internal(describe(err)),
     }
 }
 
-/// `map_err` helper.
-pub(super) fn store_error(err: Error) -> StoreError {
-    classify(&err)
+/// Lets `?` turn a driver error into a store error. The cause kept is
+/// `describe`'s one-line account (kind, code, server message), never the
+/// driver's raw server response.
+impl From<Error> for StoreError {
+    fn from(err: Error) -> Self {
+        classify(&err)
+    }
 }
 
 /// A one-line account of a driver error for logs: kind, code and server

@@ -110,7 +110,7 @@ pub(super) async fn ensure(db: &Database) -> StoreResult<()> {
                 let code = super::errors::facts(&e).code;
                 let conflict = code.is_some_and(|c| INDEX_CONFLICT_CODES.contains(&c));
                 if conflict {
-                    StoreError::Internal(format!(
+                    StoreError::internal(format!(
                         "index {} on {} exists with another definition; drop it so the service \
                          can create its own ({})",
                         spec.name,

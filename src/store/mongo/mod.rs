@@ -29,12 +29,11 @@ use secrecy::ExposeSecret;
 use self::documents::{
     REPORT_SETTINGS, ReportSettingDoc, SESSIONS, SessionDoc, USERS, UserDoc, bson_time, field,
 };
-use self::errors::store_error;
 pub use self::registration::RegistrationMode;
-use super::{Rotation, Session, Store, StoreError, StoreResult};
+use super::{Rotation, Store, StoreError, StoreResult};
 use crate::domain::{
-    EmailAddress, NewUser, ReportSetting, ReportSettingPatch, SessionId, User, UserCredentials,
-    UserId,
+    EmailAddress, NewUser, ReportSetting, ReportSettingPatch, Session, SessionId, User,
+    UserCredentials, UserId,
 };
 use crate::settings::StoreSettings;
 
@@ -69,7 +68,7 @@ impl MongoStore {
         let uri = settings
             .mongo_uri
             .as_ref()
-            .ok_or_else(|| StoreError::Internal("the MongoDB store needs MONGO_URI".into()))?
+            .ok_or_else(|| StoreError::internal("the MongoDB store needs MONGO_URI"))?
             .expose_secret();
         let options =
             connection::client_options(uri, settings.mongo_server_selection_timeout).await?;
@@ -78,17 +77,21 @@ impl MongoStore {
             None => connection::database_name(&options, &settings.mongo_database),
         };
         let client = Client::with_options(options)
-            .map_err(|e| StoreError::Internal(connection::redact(&errors::describe(&e), uri)))?;
+            .map_err(|e| StoreError::internal(connection::redact(&errors::describe(&e), uri)))?;
         let db = client.database(&database);
         let redacted = |e: StoreError| match e {
-            StoreError::Unavailable(m) => StoreError::Unavailable(connection::redact(&m, uri)),
-            StoreError::Internal(m) => StoreError::Internal(connection::redact(&m, uri)),
+            StoreError::Unavailable(m) => {
+                StoreError::unavailable(connection::redact(&m.to_string(), uri))
+            }
+            StoreError::Internal(m) => {
+                StoreError::internal(connection::redact(&m.to_string(), uri))
+            }
             other => other,
         };
 
         db.run_command(doc! { "ping": 1 })
             .await
-            .map_err(|e| redacted(store_error(e)))?;
+            .map_err(|e| redacted(e.into()))?;
         let hello = registration::hello(&db).await.map_err(redacted)?;
         indexes::ensure(&db).await.map_err(redacted)?;
 
@@ -172,7 +175,7 @@ impl Store for MongoStore {
             .run_command(doc! { "ping": 1 })
             .await
             .map(drop)
-            .map_err(store_error)
+            .map_err(StoreError::from)
     }
 
     async fn create_user(&self, new: &NewUser) -> StoreResult<()> {
@@ -208,8 +211,7 @@ impl Store for MongoStore {
     ) -> StoreResult<Option<UserCredentials>> {
         self.users
             .find_one(doc! { field::EMAIL: email.as_str() })
-            .await
-            .map_err(store_error)?
+            .await?
             .map(UserDoc::into_credentials)
             .transpose()
     }
@@ -217,8 +219,7 @@ impl Store for MongoStore {
     async fn find_user(&self, id: &UserId) -> StoreResult<Option<User>> {
         self.users
             .find_one(doc! { field::ID: id.as_str() })
-            .await
-            .map_err(store_error)?
+            .await?
             .map(UserDoc::into_user)
             .transpose()
     }
@@ -227,8 +228,7 @@ impl Store for MongoStore {
         Ok(self
             .report_settings
             .find_one(doc! { field::USER_ID: user_id.as_str() })
-            .await
-            .map_err(store_error)?
+            .await?
             .map(ReportSettingDoc::into_domain))
     }
 
@@ -252,8 +252,7 @@ impl Store for MongoStore {
                 doc! { "$set": set },
             )
             .return_document(ReturnDocument::After)
-            .await
-            .map_err(store_error)?
+            .await?
             .map(ReportSettingDoc::into_domain))
     }
 
@@ -262,14 +261,13 @@ impl Store for MongoStore {
             .insert_one(SessionDoc::from_domain(session))
             .await
             .map(drop)
-            .map_err(store_error)
+            .map_err(StoreError::from)
     }
 
     async fn find_session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
         self.sessions
             .find_one(doc! { field::ID: id.as_str() })
-            .await
-            .map_err(store_error)?
+            .await?
             .map(SessionDoc::into_domain)
             .transpose()
     }
@@ -300,8 +298,7 @@ impl Store for MongoStore {
             .clone_with_type::<Document>()
             .find_one_and_update(filter, update)
             .projection(doc! { field::ID: 1 })
-            .await
-            .map_err(store_error)?;
+            .await?;
         Ok(matched.is_some())
     }
 
@@ -313,7 +310,7 @@ impl Store for MongoStore {
             )
             .await
             .map(drop)
-            .map_err(store_error)
+            .map_err(StoreError::from)
     }
 
     async fn revoke_session(
@@ -332,8 +329,7 @@ impl Store for MongoStore {
                 Self::live(filter, now),
                 doc! { "$set": { field::REVOKED_AT: bson_time(now) } },
             )
-            .await
-            .map_err(store_error)?;
+            .await?;
         Ok(result.matched_count == 1)
     }
 
@@ -344,8 +340,7 @@ impl Store for MongoStore {
                 Self::live(doc! { field::USER_ID: user_id.as_str() }, now),
                 doc! { "$set": { field::REVOKED_AT: bson_time(now) } },
             )
-            .await
-            .map_err(store_error)?;
+            .await?;
         Ok(result.modified_count)
     }
 
@@ -358,11 +353,10 @@ impl Store for MongoStore {
             .sessions
             .find(Self::live(doc! { field::USER_ID: user_id.as_str() }, now))
             .sort(doc! { field::CREATED_AT: -1, field::ID: 1 })
-            .await
-            .map_err(store_error)?;
+            .await?;
         let mut sessions = Vec::new();
-        while cursor.advance().await.map_err(store_error)? {
-            let doc = cursor.deserialize_current().map_err(store_error)?;
+        while cursor.advance().await? {
+            let doc = cursor.deserialize_current()?;
             sessions.push(doc.into_domain()?);
         }
         Ok(sessions)
@@ -376,8 +370,7 @@ impl Store for MongoStore {
                 { field::EXPIRES_AT: { "$lte": cutoff } },
                 { field::REVOKED_AT: { "$lte": cutoff } },
             ] })
-            .await
-            .map_err(store_error)?;
+            .await?;
         Ok(result.deleted_count)
     }
 }
@@ -411,6 +404,7 @@ mod tests {
         let elapsed = started.elapsed();
         match outcome {
             Err(StoreError::Unavailable(message)) => {
+                let message = crate::telemetry::error_chain(&*message);
                 assert!(!message.contains("pw-must-not-leak"), "{message}");
             }
             Err(other) => panic!("expected Unavailable, got {other:?}"),

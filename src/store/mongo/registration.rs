@@ -13,7 +13,8 @@ use mongodb::bson::{Bson, Document, doc};
 use mongodb::{Client, Collection, Database};
 
 use super::documents::{ReportSettingDoc, UserDoc};
-use super::errors::{classify, store_error};
+use super::errors::classify;
+use crate::store::StoreError;
 use crate::store::StoreResult;
 
 /// How registration writes its two documents.
@@ -109,7 +110,7 @@ pub(super) async fn hello(db: &Database) -> StoreResult<Document> {
         Err(e) if super::errors::facts(&e).code == Some(COMMAND_NOT_FOUND) => db
             .run_command(doc! { "isMaster": 1 })
             .await
-            .map_err(store_error),
+            .map_err(StoreError::from),
         Err(e) => Err(classify(&e)),
     }
 }

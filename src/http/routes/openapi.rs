@@ -6,12 +6,16 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::dto::*;
+use super::responses::*;
 use super::{
     current_user, health, login, logout, metrics, refresh, register, report_setting, sessions,
 };
+use crate::auth::FieldError;
 use crate::domain::Frequency;
-use crate::error::{ErrorBody, FieldError};
-use crate::startup::AppState;
+use crate::http::HttpState;
+use crate::http::cookies::{ACCESS_COOKIE, REFRESH_COOKIE};
+use crate::http::error::ErrorBody;
+use crate::state::AppState;
 
 /// The paths are written with the default `/api` base; `document_for`
 /// rewrites them for another base path.
@@ -42,7 +46,12 @@ pub const DOCUMENTED_BASE: &str = "/api";
         document,
         docs_page,
     ),
-    components(schemas(
+    components(
+        responses(
+            BadJson, Unauthenticated, CsrfRefused, TooLarge, NotJson, NonEmptyNotJson,
+            IpRateLimited, StoreUnavailable,
+        ),
+        schemas(
         ErrorBody, FieldError, UserDto, ReportSettingDto, SessionDto, MessageResponse,
         RegisterRequest, RegisterResponse, RegisterData, LoginRequest, LoginResponse,
         RefreshResponse, SessionsResponse, CurrentUserResponse, UpdateReportSettingRequest,
@@ -58,10 +67,6 @@ pub const DOCUMENTED_BASE: &str = "/api";
 struct ApiDoc;
 
 struct SecuritySchemes;
-
-/// The cookie names without the optional `__Host-`/`__Secure-` prefixes.
-const ACCESS_COOKIE: &str = "accessToken";
-const REFRESH_COOKIE: &str = "refreshToken";
 
 impl Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
@@ -104,13 +109,13 @@ pub fn document_for(base_path: &str) -> utoipa::openapi::OpenApi {
 
 #[utoipa::path(get, path = "/api/openapi.json", tag = "operations",
     responses((status = 200, description = "This document (OpenAPI 3.1)", content_type = "application/json")))]
-pub async fn document(state: web::Data<AppState>) -> HttpResponse {
-    let (access, refresh) = (state.cookies.access_name(), state.cookies.refresh_name());
+pub async fn document(http: web::Data<HttpState>) -> HttpResponse {
+    let (access, refresh) = (http.cookies.access_name(), http.cookies.refresh_name());
     if (access, refresh) == (ACCESS_COOKIE, REFRESH_COOKIE) {
-        return HttpResponse::Ok().json(&state.openapi);
+        return HttpResponse::Ok().json(&http.openapi);
     }
     // Prefixed cookie names (`__Host-accessToken`...): say so in the document.
-    let mut doc = state.openapi.clone();
+    let mut doc = http.openapi.clone();
     cookie_names(&mut doc, access, refresh);
     HttpResponse::Ok().json(doc)
 }
@@ -137,7 +142,7 @@ fn cookie_names(doc: &mut utoipa::openapi::OpenApi, access: &str, refresh: &str)
     ))]
 pub async fn docs_page(state: web::Data<AppState>) -> HttpResponse {
     if !state.settings.server.api_docs {
-        return crate::error::not_found();
+        return crate::http::error::not_found();
     }
     let spec = format!("{}/openapi.json", state.settings.server.base_path);
     HttpResponse::Ok()

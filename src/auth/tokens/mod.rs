@@ -1,47 +1,52 @@
 //! Access and refresh tokens: HS256 JWTs with pinned algorithm, `exp`, `iss`,
-//! `aud` and `typ` checks.
-//!
-//! jsonwebtoken's cryptography comes from a `CryptoProvider`; ours implements
-//! HS256 only, with `ring` (already in the tree for TLS), so no RSA/EC code is
-//! linked in and no other algorithm can verify even by mistake.
+//! `aud` and `typ` checks. The two kinds share one claim set and one code
+//! path, told apart by [`Kind`]: its own secret and its own `typ`.
 
-use std::sync::Once;
+mod hs256;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
-use jsonwebtoken::errors::{Error as JwtError, ErrorKind};
-use jsonwebtoken::{
-    Algorithm, AlgorithmFamily, DecodingKey, EncodingKey, Header, Validation, decode, encode,
-};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{SessionId, TokenId, UserId};
+use crate::domain::{Session, SessionId, TokenId, UserId};
 use crate::settings::JwtSettings;
-use crate::store::Session;
 
-const ACCESS: &str = "access";
-const REFRESH: &str = "refresh";
-
-/// Claims of an access token, in the order they are serialised.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct AccessClaims {
-    sub: String,
-    sid: String,
-    iat: i64,
-    exp: i64,
-    typ: String,
-    iss: String,
-    aud: String,
+/// The two kinds of token; a token of one kind never passes as the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Access,
+    Refresh,
 }
 
-/// Claims of a refresh token. Serialisation is deterministic (fixed field
-/// order) and HS256 is deterministic, so the same claims give the same token.
+impl Kind {
+    fn typ(self) -> &'static str {
+        match self {
+            Kind::Access => "access",
+            Kind::Refresh => "refresh",
+        }
+    }
+}
+
+/// Whether verification checks `exp` (logout finds the session of an
+/// expired token, so it may ignore it; nothing else may).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expiry {
+    Checked,
+    Ignored,
+}
+
+/// The claims of both kinds, in the order they are serialised. Only refresh
+/// tokens carry a `jti`. Serialisation is deterministic (fixed field order)
+/// and HS256 is deterministic, so the same claims give the same token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct RefreshClaims {
+struct Claims {
     sub: String,
     sid: String,
-    jti: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    jti: Option<String>,
     iat: i64,
     exp: i64,
     typ: String,
@@ -83,14 +88,26 @@ pub enum TokenError {
     Signing,
 }
 
+/// One kind's keys.
+struct Keys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl Keys {
+    fn new(secret: &[u8]) -> Self {
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+        }
+    }
+}
+
 pub struct TokenService {
-    access_encoding: EncodingKey,
-    access_decoding: DecodingKey,
-    refresh_encoding: EncodingKey,
-    refresh_decoding: DecodingKey,
+    access: Keys,
+    refresh: Keys,
     validation: Validation,
-    /// The same checks without `exp`: logout finds the session of an
-    /// expired token with it.
+    /// The same checks without `exp`, built once.
     validation_ignoring_expiry: Validation,
     issuer: String,
     audience: String,
@@ -100,7 +117,7 @@ pub struct TokenService {
 
 impl TokenService {
     pub fn new(settings: &JwtSettings) -> Self {
-        install_crypto_provider();
+        hs256::install_crypto_provider();
         let mut validation = Validation::new(Algorithm::HS256);
         validation.algorithms = vec![Algorithm::HS256];
         validation.leeway = settings.leeway.as_secs();
@@ -108,10 +125,8 @@ impl TokenService {
         validation.set_audience(&[&settings.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         Self {
-            access_encoding: EncodingKey::from_secret(settings.secret_bytes()),
-            access_decoding: DecodingKey::from_secret(settings.secret_bytes()),
-            refresh_encoding: EncodingKey::from_secret(settings.refresh_secret_bytes()),
-            refresh_decoding: DecodingKey::from_secret(settings.refresh_secret_bytes()),
+            access: Keys::new(settings.secret_bytes()),
+            refresh: Keys::new(settings.refresh_secret_bytes()),
             validation_ignoring_expiry: Validation {
                 validate_exp: false,
                 ..validation.clone()
@@ -144,61 +159,44 @@ impl TokenService {
         now: DateTime<Utc>,
     ) -> Result<Signed, TokenError> {
         let expires_at = now + self.access_ttl;
-        let claims = AccessClaims {
-            sub: user_id.to_string(),
-            sid: session_id.to_string(),
-            iat: now.timestamp(),
-            exp: expires_at.timestamp(),
-            typ: ACCESS.into(),
-            iss: self.issuer.clone(),
-            aud: self.audience.clone(),
-        };
-        let token = encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &self.access_encoding,
-        )
-        .map_err(|_| TokenError::Signing)?;
-        Ok(Signed {
-            token,
-            expires_at: seconds(claims.exp),
-        })
+        self.sign(Kind::Access, user_id, session_id, None, now, expires_at)
     }
 
     /// Signs the session's current refresh token from the stored record.
     /// Calling it twice for the same record gives the same string.
     pub fn sign_refresh(&self, session: &Session) -> Result<Signed, TokenError> {
-        let claims = RefreshClaims {
-            sub: session.user_id.to_string(),
-            sid: session.id.to_string(),
-            jti: session.current_jti.to_string(),
-            iat: session.current_issued_at.timestamp(),
-            exp: session.expires_at.timestamp(),
-            typ: REFRESH.into(),
-            iss: self.issuer.clone(),
-            aud: self.audience.clone(),
-        };
-        let token = encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &self.refresh_encoding,
+        self.sign(
+            Kind::Refresh,
+            &session.user_id,
+            &session.id,
+            Some(&session.current_jti),
+            session.current_issued_at,
+            session.expires_at,
         )
-        .map_err(|_| TokenError::Signing)?;
-        Ok(Signed {
-            token,
-            expires_at: seconds(claims.exp),
-        })
     }
 
     pub fn verify_access(&self, token: &str) -> Result<AccessToken, TokenError> {
-        self.access_with(token, &self.validation)
+        self.access_with(token, Expiry::Checked)
     }
 
-    fn access_with(&self, token: &str, validation: &Validation) -> Result<AccessToken, TokenError> {
-        let claims: AccessClaims = self.verify(token, &self.access_decoding, validation)?;
-        if claims.typ != ACCESS {
-            return Err(TokenError::Invalid);
-        }
+    /// Like `verify_access` but accepts an expired token (logout uses it).
+    pub fn verify_access_ignoring_expiry(&self, token: &str) -> Result<AccessToken, TokenError> {
+        self.access_with(token, Expiry::Ignored)
+    }
+
+    pub fn verify_refresh(&self, token: &str) -> Result<RefreshToken, TokenError> {
+        self.refresh_with(token, Expiry::Checked)
+    }
+
+    /// Like `verify_refresh` but accepts an expired token: logout uses it to
+    /// find the session to revoke. The signature, `iss`, `aud` and `typ` are
+    /// still checked.
+    pub fn verify_refresh_ignoring_expiry(&self, token: &str) -> Result<RefreshToken, TokenError> {
+        self.refresh_with(token, Expiry::Ignored)
+    }
+
+    fn access_with(&self, token: &str, expiry: Expiry) -> Result<AccessToken, TokenError> {
+        let claims = self.verify(Kind::Access, token, expiry)?;
         Ok(AccessToken {
             user_id: UserId::parse(&claims.sub).ok_or(TokenError::Invalid)?,
             session_id: SessionId::parse(&claims.sid).ok_or(TokenError::Invalid)?,
@@ -206,122 +204,82 @@ impl TokenService {
         })
     }
 
-    pub fn verify_refresh(&self, token: &str) -> Result<RefreshToken, TokenError> {
-        self.refresh_with(token, &self.validation)
-    }
-
-    /// Like `verify_refresh` but accepts an expired token: logout uses it to
-    /// find the session to revoke. The signature, `iss`, `aud` and `typ` are
-    /// still checked.
-    pub fn verify_refresh_ignoring_expiry(&self, token: &str) -> Result<RefreshToken, TokenError> {
-        self.refresh_with(token, &self.validation_ignoring_expiry)
-    }
-
-    /// Like `verify_access` but accepts an expired token (logout uses it).
-    pub fn verify_access_ignoring_expiry(&self, token: &str) -> Result<AccessToken, TokenError> {
-        self.access_with(token, &self.validation_ignoring_expiry)
-    }
-
-    fn refresh_with(
-        &self,
-        token: &str,
-        validation: &Validation,
-    ) -> Result<RefreshToken, TokenError> {
-        let claims: RefreshClaims = self.verify(token, &self.refresh_decoding, validation)?;
-        if claims.typ != REFRESH {
-            return Err(TokenError::Invalid);
-        }
+    fn refresh_with(&self, token: &str, expiry: Expiry) -> Result<RefreshToken, TokenError> {
+        let claims = self.verify(Kind::Refresh, token, expiry)?;
         Ok(RefreshToken {
             user_id: UserId::parse(&claims.sub).ok_or(TokenError::Invalid)?,
             session_id: SessionId::parse(&claims.sid).ok_or(TokenError::Invalid)?,
-            jti: TokenId::parse(&claims.jti).ok_or(TokenError::Invalid)?,
+            jti: claims
+                .jti
+                .as_deref()
+                .and_then(TokenId::parse)
+                .ok_or(TokenError::Invalid)?,
             expires_at: seconds(claims.exp),
         })
     }
 
-    fn verify<T: serde::de::DeserializeOwned>(
+    fn keys(&self, kind: Kind) -> &Keys {
+        match kind {
+            Kind::Access => &self.access,
+            Kind::Refresh => &self.refresh,
+        }
+    }
+
+    fn sign(
         &self,
-        token: &str,
-        key: &DecodingKey,
-        validation: &Validation,
-    ) -> Result<T, TokenError> {
+        kind: Kind,
+        user_id: &UserId,
+        session_id: &SessionId,
+        jti: Option<&TokenId>,
+        issued_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Signed, TokenError> {
+        let claims = Claims {
+            sub: user_id.to_string(),
+            sid: session_id.to_string(),
+            jti: jti.map(TokenId::to_string),
+            iat: issued_at.timestamp(),
+            exp: expires_at.timestamp(),
+            typ: kind.typ().into(),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+        };
+        let token = encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.keys(kind).encoding,
+        )
+        .map_err(|_| TokenError::Signing)?;
+        Ok(Signed {
+            token,
+            expires_at: seconds(claims.exp),
+        })
+    }
+
+    fn verify(&self, kind: Kind, token: &str, expiry: Expiry) -> Result<Claims, TokenError> {
         // Real tokens are a few hundred bytes; refuse to parse anything huge.
         if token.len() > 4096 {
             return Err(TokenError::Invalid);
         }
-        decode::<T>(token, key, validation)
+        let validation = match expiry {
+            Expiry::Checked => &self.validation,
+            Expiry::Ignored => &self.validation_ignoring_expiry,
+        };
+        let claims = decode::<Claims>(token, &self.keys(kind).decoding, validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
-            })
+            })?;
+        if claims.typ != kind.typ() {
+            return Err(TokenError::Invalid);
+        }
+        Ok(claims)
     }
 }
 
 fn seconds(ts: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(ts, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
-}
-
-// ----- the HS256-only crypto provider -----
-
-fn install_crypto_provider() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        // Fails only if another provider was installed first; ours is then
-        // not used, which the tests in this module would catch.
-        let _ = HS256_ONLY.install_default();
-    });
-}
-
-static HS256_ONLY: CryptoProvider = CryptoProvider {
-    signer_factory: hs256_signer,
-    verifier_factory: hs256_verifier,
-    key_utils: KeyUtils::new_unimplemented(),
-};
-
-struct Hs256(ring::hmac::Key);
-
-fn hmac_key(bytes: &[u8]) -> Hs256 {
-    Hs256(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, bytes))
-}
-
-fn hs256_signer(alg: &Algorithm, key: &EncodingKey) -> Result<Box<dyn JwtSigner>, JwtError> {
-    if *alg != Algorithm::HS256 || key.family() != AlgorithmFamily::Hmac {
-        return Err(ErrorKind::InvalidAlgorithm.into());
-    }
-    Ok(Box::new(hmac_key(key.as_bytes())))
-}
-
-fn hs256_verifier(alg: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVerifier>, JwtError> {
-    if *alg != Algorithm::HS256 || key.family() != AlgorithmFamily::Hmac {
-        return Err(ErrorKind::InvalidAlgorithm.into());
-    }
-    Ok(Box::new(hmac_key(key.try_get_as_bytes()?)))
-}
-
-impl signature::Signer<Vec<u8>> for Hs256 {
-    fn try_sign(&self, msg: &[u8]) -> Result<Vec<u8>, signature::Error> {
-        Ok(ring::hmac::sign(&self.0, msg).as_ref().to_vec())
-    }
-}
-
-impl signature::Verifier<Vec<u8>> for Hs256 {
-    /// `ring::hmac::verify` compares in constant time.
-    fn verify(&self, msg: &[u8], signature: &Vec<u8>) -> Result<(), signature::Error> {
-        ring::hmac::verify(&self.0, msg, signature).map_err(|_| signature::Error::new())
-    }
-}
-
-impl JwtSigner for Hs256 {
-    fn algorithm(&self) -> Algorithm {
-        Algorithm::HS256
-    }
-}
-
-impl JwtVerifier for Hs256 {
-    fn algorithm(&self) -> Algorithm {
-        Algorithm::HS256
-    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Who the client is, for rate limits, sessions and audit logs.
+//! The client's address, for rate limits, sessions and audit logs.
 //!
 //! The socket peer, unless the peer is a trusted proxy: then the right-most
 //! address in `X-Forwarded-For` that is not itself a trusted proxy (the
@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use actix_web::{HttpRequest, web};
+use actix_web::HttpRequest;
 use ipnet::IpNet;
 
 #[derive(Debug, Clone, Default)]
@@ -56,22 +56,6 @@ fn parse_hop(raw: &str) -> Option<IpAddr> {
             .or_else(|| raw.rsplit_once(':').map(|(h, _)| h))?;
         host.parse().ok()
     })
-}
-
-/// Who is asking, for sessions and audit events: the client address and the
-/// user agent (cut to 512 characters).
-pub fn client_info(req: &HttpRequest) -> crate::auth::ClientInfo {
-    let peer = req.peer_addr().map(|a| a.ip());
-    let ip = match req.app_data::<web::Data<TrustedProxies>>() {
-        Some(proxies) => proxies.client_ip(peer, req),
-        None => peer,
-    };
-    let user_agent = req
-        .headers()
-        .get(actix_web::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|ua| ua.chars().take(512).collect());
-    crate::auth::ClientInfo { ip, user_agent }
 }
 
 #[cfg(test)]

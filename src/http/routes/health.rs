@@ -3,7 +3,7 @@ use std::time::Duration;
 use actix_web::{HttpResponse, web};
 
 use super::dto::MessageResponse;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[utoipa::path(get, path = "/health/live", tag = "operations",
     responses((status = 200, description = "The process runs", body = MessageResponse)))]
@@ -17,7 +17,7 @@ pub async fn live() -> HttpResponse {
         (status = 503, description = "The store does not answer", body = MessageResponse),
     ))]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    let store = state.auth.store();
+    let store = &state.store;
     // The drivers' own timeouts bound the ping; this one only caps a hang.
     let up = matches!(
         tokio::time::timeout(Duration::from_secs(5), store.ping()).await,

@@ -1,11 +1,11 @@
 use actix_web::{HttpResponse, web};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", content_type = "application/openmetrics-text", body = String)))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let store = state.auth.store();
+    let store = &state.store;
     let up = store.ping().await.is_ok();
     state.metrics.set_store_up(store.backend(), up);
     HttpResponse::Ok()

@@ -1,11 +1,14 @@
 use actix_web::{HttpResponse, web};
 
 use super::dto::{LoginRequest, LoginResponse, rfc3339};
-use super::{Fields, JsonObject, with_tokens};
-use crate::auth::ClientInfo;
+use super::responses::{CsrfRefused, NotJson, TooLarge};
+use crate::auth::ApiResult;
+use crate::domain::ClientInfo;
 use crate::domain::{EmailAddress, ParseError};
-use crate::error::{ApiResult, ErrorBody};
-use crate::startup::AppState;
+use crate::http::HttpState;
+use crate::http::body::{Fields, JsonObject};
+use crate::http::error::ErrorBody;
+use crate::state::AppState;
 
 #[utoipa::path(
     post, path = "/api/auth/login", tag = "auth",
@@ -15,9 +18,9 @@ use crate::startup::AppState;
             headers(("Set-Cookie" = String, description = "accessToken and refreshToken, HttpOnly"))),
         (status = 400, description = "Malformed body or missing fields", body = ErrorBody),
         (status = 401, description = "Invalid email or password (same answer for both)", body = ErrorBody),
-        (status = 403, description = "An auth cookie came without an allowed Origin (CSRF rule)", body = ErrorBody),
-        (status = 413, description = "Body over the size limit", body = ErrorBody),
-        (status = 415, description = "Body is not application/json", body = ErrorBody),
+        (status = 403, response = CsrfRefused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
         (status = 429, description = "Too many attempts for this email or from this IP", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "Overloaded (password hashing queue full) or store unavailable", body = ErrorBody,
@@ -26,6 +29,7 @@ use crate::startup::AppState;
 )]
 pub async fn login(
     state: web::Data<AppState>,
+    http: web::Data<HttpState>,
     client: ClientInfo,
     body: JsonObject<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -50,11 +54,12 @@ pub async fn login(
         expires_at: rfc3339(logged_in.access.expires_at),
         report_setting: (&logged_in.report_setting).into(),
     };
-    Ok(with_tokens(
-        HttpResponse::Ok(),
-        &state.cookies,
-        logged_in.access.token,
-        logged_in.refresh.token,
-    )
-    .json(response))
+    Ok(http
+        .cookies
+        .set_both(
+            HttpResponse::Ok(),
+            logged_in.access.token,
+            logged_in.refresh.token,
+        )
+        .json(response))
 }

@@ -1,18 +1,21 @@
 use actix_web::{HttpResponse, web};
 
-use super::NoBody;
 use super::dto::{MessageResponse, SessionDto, SessionsResponse};
-use crate::auth::{AuthUser, ClientInfo};
-use crate::error::{ApiResult, ErrorBody};
-use crate::startup::AppState;
+use super::responses::{
+    BadJson, CsrfRefused, NonEmptyNotJson, StoreUnavailable, TooLarge, Unauthenticated,
+};
+use crate::auth::ApiResult;
+use crate::domain::{AuthUser, ClientInfo};
+use crate::http::body::NoBody;
+use crate::http::error::ErrorBody;
+use crate::state::AppState;
 
 #[utoipa::path(
     get, path = "/api/auth/sessions", tag = "sessions",
     responses(
         (status = 200, description = "The user's live sessions, newest first", body = SessionsResponse),
-        (status = 401, description = "No valid access token (cookie or Bearer)", body = ErrorBody),
-        (status = 503, description = "Store unavailable; retry shortly", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 401, response = Unauthenticated),
+        (status = 503, response = StoreUnavailable),
     ),
     security(("accessCookie" = []), ("bearer" = []))
 )]
@@ -32,14 +35,13 @@ pub async fn list(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpR
     params(("id" = String, Path, description = "The session id (`sid`)")),
     responses(
         (status = 200, description = "Session revoked", body = MessageResponse),
-        (status = 400, description = "A body that is not valid JSON", body = ErrorBody),
-        (status = 401, description = "No valid access token (cookie or Bearer)", body = ErrorBody),
-        (status = 403, description = "An auth cookie came without an allowed Origin (CSRF rule)", body = ErrorBody),
+        (status = 400, response = BadJson),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = CsrfRefused),
         (status = 404, description = "No such live session of this user", body = ErrorBody),
-        (status = 413, description = "Body over the size limit", body = ErrorBody),
-        (status = 415, description = "A non-empty body that is not application/json", body = ErrorBody),
-        (status = 503, description = "Store unavailable; retry shortly", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NonEmptyNotJson),
+        (status = 503, response = StoreUnavailable),
     ),
     security(("accessCookie" = []), ("bearer" = []))
 )]

@@ -1,8 +1,8 @@
 //! Every auth cookie is built, read and cleared here, so their names, paths
 //! and attributes cannot drift apart.
 
-use actix_web::HttpRequest;
-use actix_web::cookie::{Cookie, SameSite as CookieSameSite, time};
+use actix_web::cookie::{Cookie, SameSite as CookieSameSite};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 
 use crate::settings::{SameSite, Settings};
 
@@ -116,6 +116,28 @@ impl AuthCookies {
             .any(|name| name == self.access_name || name == self.refresh_name)
     }
 
+    /// Adds both auth cookies, freshly set, to a response.
+    pub fn set_both(
+        &self,
+        mut response: HttpResponseBuilder,
+        access: String,
+        refresh: String,
+    ) -> HttpResponseBuilder {
+        response
+            .cookie(self.access(access))
+            .cookie(self.refresh(refresh));
+        response
+    }
+
+    /// Adds both auth cookies, cleared, to a response.
+    pub fn clear_both(&self, mut response: HttpResponse) -> HttpResponse {
+        for cookie in self.cleared() {
+            // Adding a well-formed cookie cannot fail.
+            let _ = response.add_cookie(&cookie);
+        }
+        response
+    }
+
     fn build(
         &self,
         name: String,
@@ -138,7 +160,7 @@ impl AuthCookies {
 }
 
 fn max_age(ttl: std::time::Duration) -> time::Duration {
-    time::Duration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX))
+    time::Duration::try_from(ttl).unwrap_or(time::Duration::MAX)
 }
 
 fn non_empty(cookie: Option<Cookie<'static>>) -> Option<String> {

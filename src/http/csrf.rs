@@ -14,9 +14,11 @@ use actix_web::http::{Method, header};
 use actix_web::middleware::Next;
 use actix_web::{ResponseError, web};
 
-use crate::error::ApiError;
-use crate::metrics::AuthEvent;
-use crate::startup::AppState;
+use super::HttpState;
+use super::extractors::client_info;
+use crate::auth::ApiError;
+use crate::state::AppState;
+use crate::telemetry::metrics::AuthEvent;
 
 /// The origins the CORS and CSRF rules allow.
 #[derive(Debug, Clone)]
@@ -41,25 +43,25 @@ impl AllowedOrigins {
         &self.origins
     }
 
-    /// Why the request must be refused, if it must.
-    pub fn verdict(&self, headers: &header::HeaderMap) -> Option<&'static str> {
+    /// Whether a state-changing request may proceed; `Err` says why not.
+    pub fn check(&self, headers: &header::HeaderMap) -> Result<(), &'static str> {
         if self.refuse_cross_site
             && headers
                 .get("sec-fetch-site")
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
         {
-            return Some("cross-site request");
+            return Err("cross-site request");
         }
         if let Some(origin) = headers.get(header::ORIGIN) {
             return match origin.to_str() {
-                Ok(o) if self.allows(o) => None,
-                _ => Some("origin not allowed"),
+                Ok(o) if self.allows(o) => Ok(()),
+                _ => Err("origin not allowed"),
             };
         }
         match headers.get(header::REFERER).and_then(|r| r.to_str().ok()) {
-            Some(referer) if origin_of(referer).is_some_and(|o| self.allows(o)) => None,
-            Some(_) => Some("referer not allowed"),
-            None => Some("missing Origin and Referer"),
+            Some(referer) if origin_of(referer).is_some_and(|o| self.allows(o)) => Ok(()),
+            Some(_) => Err("referer not allowed"),
+            None => Err("missing Origin and Referer"),
         }
     }
 }
@@ -86,15 +88,18 @@ pub async fn guard(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     if state_changing(req.method())
-        && let Some(state) = req.app_data::<web::Data<AppState>>()
-        && state.cookies.present_in(req.headers())
-        && let Some(why) = state.origins.verdict(req.headers())
+        && let (Some(state), Some(http)) = (
+            req.app_data::<web::Data<AppState>>(),
+            req.app_data::<web::Data<HttpState>>(),
+        )
+        && http.cookies.present_in(req.headers())
+        && let Err(why) = http.origins.check(req.headers())
     {
         tracing::warn!(reason = why, "cross-site request refused");
-        let client = crate::client_ip::client_info(req.request());
+        let client = client_info(req.request());
         state
             .auth
-            .audit(AuthEvent::csrf_refused, None, None, &client);
+            .audit(AuthEvent::CsrfRefused, None, None, &client);
         let response = ApiError::Forbidden(why).error_response();
         return Ok(req.into_response(response));
     }
@@ -112,33 +117,33 @@ mod tests {
         AllowedOrigins::new(vec!["http://localhost:5173".into()], true)
     }
 
-    fn verdict(headers: &[(&str, &str)]) -> Option<&'static str> {
+    fn verdict(headers: &[(&str, &str)]) -> Result<(), &'static str> {
         let mut req = TestRequest::default();
         for h in headers {
             req = req.insert_header(*h);
         }
-        origins().verdict(req.to_http_request().headers())
+        origins().check(req.to_http_request().headers())
     }
 
     #[test]
     fn origin_then_referer() {
-        assert_eq!(verdict(&[("origin", "http://localhost:5173")]), None);
-        assert!(verdict(&[("origin", "http://localhost:5174")]).is_some());
-        assert!(verdict(&[("origin", "null")]).is_some());
+        assert_eq!(verdict(&[("origin", "http://localhost:5173")]), Ok(()));
+        assert!(verdict(&[("origin", "http://localhost:5174")]).is_err());
+        assert!(verdict(&[("origin", "null")]).is_err());
         assert_eq!(
             verdict(&[("referer", "http://localhost:5173/app?x=1")]),
-            None
+            Ok(())
         );
-        assert_eq!(verdict(&[("referer", "http://localhost:5173")]), None);
-        assert!(verdict(&[("referer", "http://localhost:5173.evil.com/")]).is_some());
-        assert!(verdict(&[]).is_some());
+        assert_eq!(verdict(&[("referer", "http://localhost:5173")]), Ok(()));
+        assert!(verdict(&[("referer", "http://localhost:5173.evil.com/")]).is_err());
+        assert!(verdict(&[]).is_err());
         // An Origin decides even when the Referer would pass.
         assert!(
             verdict(&[
                 ("origin", "http://evil.test"),
                 ("referer", "http://localhost:5173/")
             ])
-            .is_some()
+            .is_err()
         );
     }
 
@@ -149,20 +154,20 @@ mod tests {
                 ("origin", "http://localhost:5173"),
                 ("sec-fetch-site", "cross-site")
             ])
-            .is_some()
+            .is_err()
         );
         assert_eq!(
             verdict(&[
                 ("origin", "http://localhost:5173"),
                 ("sec-fetch-site", "same-site")
             ]),
-            None
+            Ok(())
         );
         let lenient = AllowedOrigins::new(vec!["http://localhost:5173".into()], false);
         let req = TestRequest::default()
             .insert_header(("origin", "http://localhost:5173"))
             .insert_header(("sec-fetch-site", "cross-site"))
             .to_http_request();
-        assert_eq!(lenient.verdict(req.headers()), None);
+        assert_eq!(lenient.check(req.headers()), Ok(()));
     }
 }

@@ -1,6 +1,8 @@
 //! Logging: readable lines locally, JSON in production; `RUST_LOG` (or the
 //! `log.filter` setting) chooses what is written.
 
+pub mod metrics;
+
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -30,4 +32,16 @@ where
             .is_ok(),
         LogFormat::Pretty => builder.compact().try_init().is_ok(),
     }
+}
+
+/// `error: cause: cause's cause ...`, for the log line of a failure.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }

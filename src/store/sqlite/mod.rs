@@ -11,105 +11,30 @@
 //! read would have to wait (SQLITE_BUSY), or no reader is free, it goes to
 //! the blocking pool like a write. Times are kept as Unix milliseconds.
 
-use std::path::Path;
+mod pool;
+mod rows;
+mod schema;
+
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::Semaphore;
 
-use super::{Rotation, Session, Store, StoreError, StoreResult};
+use super::{Rotation, Store, StoreError, StoreResult};
 use crate::domain::{
-    EmailAddress, Frequency, NewUser, ReportSetting, ReportSettingId, ReportSettingPatch,
-    SessionId, TokenId, User, UserCredentials, UserId, UserName,
+    EmailAddress, Frequency, NewUser, ReportSetting, ReportSettingPatch, Session, SessionId,
+    TokenId, User, UserCredentials, UserId,
 };
 use crate::settings::StoreSettings;
-
-/// Bumped with every schema change; `migrate` brings older files up to date.
-const SCHEMA_VERSION: i64 = 1;
-
-const SCHEMA_V1: &str = "
-CREATE TABLE IF NOT EXISTS users (
-    id              TEXT PRIMARY KEY NOT NULL,
-    name            TEXT NOT NULL,
-    email           TEXT NOT NULL UNIQUE,
-    password_hash   TEXT NOT NULL,
-    profile_picture TEXT,
-    created_at      INTEGER NOT NULL,
-    updated_at      INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS report_settings (
-    id         TEXT PRIMARY KEY NOT NULL,
-    user_id    TEXT NOT NULL UNIQUE REFERENCES users(id) ON DELETE CASCADE,
-    frequency  TEXT NOT NULL CHECK (frequency IN ('DAILY', 'WEEKLY', 'MONTHLY')),
-    is_enabled INTEGER NOT NULL CHECK (is_enabled IN (0, 1)),
-    updated_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS sessions (
-    id                TEXT PRIMARY KEY NOT NULL,
-    user_id           TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    current_jti       TEXT NOT NULL,
-    current_issued_at INTEGER NOT NULL,
-    previous_jti      TEXT,
-    rotated_at        INTEGER,
-    created_at        INTEGER NOT NULL,
-    last_used_at      INTEGER NOT NULL,
-    expires_at        INTEGER NOT NULL,
-    user_agent        TEXT,
-    ip                TEXT,
-    revoked_at        INTEGER
-);
-CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user_id, created_at);
-CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);
-";
-
-const SESSION_COLUMNS: &str = "id, user_id, current_jti, current_issued_at, previous_jti, rotated_at, \
-     created_at, last_used_at, expires_at, user_agent, ip, revoked_at";
+use pool::{Lease, Pool, ReaderLease, is_busy, open_connections, open_reader};
+use rows::{SESSION_COLUMNS, millis, report_setting_from, session_from, user_from};
 
 pub struct SqliteStore {
     pool: Arc<Pool>,
     /// Connections for point reads on the calling thread (see `read`).
     readers: Mutex<Vec<Connection>>,
-}
-
-/// A fixed set of connections. The semaphore guarantees that a task holding
-/// a permit finds a connection in `idle`.
-struct Pool {
-    idle: Mutex<Vec<Connection>>,
-    permits: Semaphore,
-}
-
-/// Puts the connection back even if the query panicked.
-struct Lease<'a> {
-    pool: &'a Pool,
-    conn: Option<Connection>,
-}
-
-impl Drop for Lease<'_> {
-    fn drop(&mut self) {
-        if let Some(conn) = self.conn.take()
-            && let Ok(mut idle) = self.pool.idle.lock()
-        {
-            idle.push(conn);
-        }
-    }
-}
-
-/// Puts a reader connection back, even if the read panicked.
-struct ReaderLease<'a> {
-    readers: &'a Mutex<Vec<Connection>>,
-    conn: Option<Connection>,
-}
-
-impl Drop for ReaderLease<'_> {
-    fn drop(&mut self) {
-        if let Some(conn) = self.conn.take()
-            && let Ok(mut idle) = self.readers.lock()
-        {
-            idle.push(conn);
-        }
-    }
 }
 
 impl SqliteStore {
@@ -124,7 +49,7 @@ impl SqliteStore {
             Ok::<_, StoreError>((conns, readers))
         })
         .await
-        .map_err(|e| StoreError::Internal(format!("sqlite open task failed: {e}")))??;
+        .map_err(StoreError::internal)??;
         tracing::info!(path = %settings.sqlite_path.display(), "using the embedded SQLite store");
         Ok(Self {
             pool: Arc::new(Pool {
@@ -161,7 +86,7 @@ impl SqliteStore {
         };
         match f(lease.conn.as_ref().expect("lease holds a connection")) {
             Err(e) if is_busy(&e) => None,
-            done => Some(done.map_err(classify)),
+            done => Some(done.map_err(StoreError::from)),
         }
     }
 
@@ -176,170 +101,47 @@ impl SqliteStore {
             .permits
             .acquire()
             .await
-            .map_err(|_| StoreError::Unavailable("sqlite pool closed".into()))?;
+            .map_err(StoreError::unavailable)?;
         let pool = Arc::clone(&self.pool);
         tokio::task::spawn_blocking(move || {
             let conn = pool
                 .idle
                 .lock()
-                .map_err(|_| StoreError::Internal("sqlite pool poisoned".into()))?
+                .map_err(|_| StoreError::internal("sqlite pool poisoned"))?
                 .pop()
-                .ok_or_else(|| StoreError::Internal("sqlite pool empty despite a permit".into()))?;
+                .ok_or_else(|| StoreError::internal("sqlite pool empty despite a permit"))?;
             let mut lease = Lease {
                 pool: &pool,
                 conn: Some(conn),
             };
             let conn = lease.conn.as_mut().expect("lease holds a connection");
-            f(conn).map_err(classify)
+            f(conn).map_err(StoreError::from)
         })
         .await
-        .map_err(|e| StoreError::Internal(format!("sqlite task failed: {e}")))?
+        .map_err(StoreError::internal)?
     }
 }
 
-fn open_connections(path: &Path, size: usize) -> StoreResult<Vec<Connection>> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
-        })?;
-    }
-    let mut first = open_one(path)?;
-    first
-        .pragma_update(None, "journal_mode", "WAL")
-        .map_err(classify)?;
-    migrate(&mut first).map_err(classify)?;
-    let mut conns = vec![first];
-    for _ in 1..size {
-        conns.push(open_one(path)?);
-    }
-    Ok(conns)
-}
-
-fn open_one(path: &Path) -> StoreResult<Connection> {
-    let conn = Connection::open(path).map_err(classify)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(classify)?;
-    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
-        .map_err(classify)?;
-    conn.set_prepared_statement_cache_capacity(32);
-    Ok(conn)
-}
-
-/// A connection for reads on the calling thread: it refuses writes and never
-/// waits for a lock (a busy read is retried on the blocking pool instead).
-fn open_reader(path: &Path) -> StoreResult<Connection> {
-    let conn = Connection::open(path).map_err(classify)?;
-    conn.busy_timeout(std::time::Duration::ZERO)
-        .map_err(classify)?;
-    conn.execute_batch("PRAGMA query_only = ON;")
-        .map_err(classify)?;
-    conn.set_prepared_statement_cache_capacity(32);
-    Ok(conn)
-}
-
-fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(
-        e,
-        rusqlite::Error::SqliteFailure(err, _)
-            if matches!(err.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
-    )
-}
-
-fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version < 1 {
-        tx.execute_batch(SCHEMA_V1)?;
-    }
-    if version < SCHEMA_VERSION {
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-    }
-    tx.commit()
-}
-
-/// Sorts rusqlite's errors into the store's three kinds.
-fn classify(e: rusqlite::Error) -> StoreError {
-    if let rusqlite::Error::SqliteFailure(err, msg) = &e {
-        let message = msg.as_deref().unwrap_or("");
-        match err.code {
-            ErrorCode::ConstraintViolation if message.contains("users.email") => {
-                return StoreError::DuplicateEmail;
+/// Sorts rusqlite's errors into the store's three kinds, keeping the
+/// driver's error as the cause.
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(err, msg) = &e {
+            let message = msg.as_deref().unwrap_or("");
+            match err.code {
+                ErrorCode::ConstraintViolation if message.contains("users.email") => {
+                    return StoreError::DuplicateEmail;
+                }
+                ErrorCode::DatabaseBusy
+                | ErrorCode::DatabaseLocked
+                | ErrorCode::CannotOpen
+                | ErrorCode::DiskFull
+                | ErrorCode::SystemIoFailure => return StoreError::unavailable(e),
+                _ => {}
             }
-            ErrorCode::DatabaseBusy
-            | ErrorCode::DatabaseLocked
-            | ErrorCode::CannotOpen
-            | ErrorCode::DiskFull
-            | ErrorCode::SystemIoFailure => return StoreError::Unavailable(e.to_string()),
-            _ => {}
         }
+        StoreError::internal(e)
     }
-    StoreError::Internal(e.to_string())
-}
-
-fn millis(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-fn time_at(row: &Row<'_>, idx: usize) -> rusqlite::Result<DateTime<Utc>> {
-    let ms: i64 = row.get(idx)?;
-    DateTime::from_timestamp_millis(ms).ok_or_else(|| bad_column(idx, "timestamp out of range"))
-}
-
-fn optional_time_at(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
-    let ms: Option<i64> = row.get(idx)?;
-    ms.map(|ms| {
-        DateTime::from_timestamp_millis(ms).ok_or_else(|| bad_column(idx, "timestamp out of range"))
-    })
-    .transpose()
-}
-
-fn bad_column(idx: usize, why: &str) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(
-        idx,
-        rusqlite::types::Type::Integer,
-        why.to_owned().into(),
-    )
-}
-
-/// Reads `id, name, email, profile_picture, created_at, updated_at` from
-/// column `first` on.
-fn user_from(row: &Row<'_>, first: usize) -> rusqlite::Result<User> {
-    Ok(User {
-        id: UserId::from_trusted(row.get(first)?),
-        name: UserName::from_trusted(row.get(first + 1)?),
-        email: EmailAddress::from_trusted(row.get(first + 2)?),
-        profile_picture: row.get(first + 3)?,
-        created_at: time_at(row, first + 4)?,
-        updated_at: time_at(row, first + 5)?,
-    })
-}
-
-fn report_setting_from(row: &Row<'_>) -> rusqlite::Result<ReportSetting> {
-    let frequency: String = row.get(2)?;
-    Ok(ReportSetting {
-        id: ReportSettingId::from_trusted(row.get(0)?),
-        user_id: UserId::from_trusted(row.get(1)?),
-        frequency: Frequency::parse(&frequency)
-            .ok_or_else(|| bad_column(2, "unknown frequency"))?,
-        is_enabled: row.get(3)?,
-    })
-}
-
-fn session_from(row: &Row<'_>) -> rusqlite::Result<Session> {
-    Ok(Session {
-        id: SessionId::from_trusted(row.get(0)?),
-        user_id: UserId::from_trusted(row.get(1)?),
-        current_jti: TokenId::from_trusted(row.get(2)?),
-        current_issued_at: time_at(row, 3)?,
-        previous_jti: row.get::<_, Option<String>>(4)?.map(TokenId::from_trusted),
-        rotated_at: optional_time_at(row, 5)?,
-        created_at: time_at(row, 6)?,
-        last_used_at: time_at(row, 7)?,
-        expires_at: time_at(row, 8)?,
-        user_agent: row.get(9)?,
-        ip: row.get(10)?,
-        revoked_at: optional_time_at(row, 11)?,
-    })
 }
 
 #[async_trait]

@@ -1,10 +1,15 @@
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 use super::dto::{RefreshResponse, rfc3339};
-use super::{NoBody, clearing_cookies, with_tokens};
-use crate::auth::ClientInfo;
-use crate::error::{ApiError, ErrorBody};
-use crate::startup::AppState;
+use super::responses::{
+    BadJson, CsrfRefused, IpRateLimited, NonEmptyNotJson, StoreUnavailable, TooLarge,
+};
+use crate::auth::ApiError;
+use crate::domain::ClientInfo;
+use crate::http::HttpState;
+use crate::http::body::NoBody;
+use crate::http::error::ErrorBody;
+use crate::state::AppState;
 
 #[utoipa::path(
     post, path = "/api/auth/refresh", tag = "auth",
@@ -13,25 +18,24 @@ use crate::startup::AppState;
     responses(
         (status = 200, description = "Rotated; both cookies set", body = RefreshResponse,
             headers(("Set-Cookie" = String, description = "New accessToken and refreshToken"))),
-        (status = 400, description = "A body that is not valid JSON", body = ErrorBody),
+        (status = 400, response = BadJson),
         (status = 401, description = "Missing, invalid, expired, revoked or reused refresh token; both cookies cleared", body = ErrorBody),
-        (status = 403, description = "An auth cookie came without an allowed Origin (CSRF rule)", body = ErrorBody),
-        (status = 413, description = "Body over the size limit", body = ErrorBody),
-        (status = 415, description = "A non-empty body that is not application/json", body = ErrorBody),
-        (status = 429, description = "Too many requests from this IP", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 503, description = "Store unavailable; retry shortly", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 403, response = CsrfRefused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NonEmptyNotJson),
+        (status = 429, response = IpRateLimited),
+        (status = 503, response = StoreUnavailable),
     ),
     security(("refreshCookie" = []))
 )]
 pub async fn refresh(
     state: web::Data<AppState>,
+    http: web::Data<HttpState>,
     client: ClientInfo,
     req: HttpRequest,
     _body: NoBody,
 ) -> HttpResponse {
-    let token = state.cookies.read_refresh(&req);
+    let token = http.cookies.read_refresh(&req);
     match state.auth.refresh(&client, token.as_deref()).await {
         Ok(refreshed) => {
             let expose = state.settings.jwt.expose_access_token;
@@ -40,18 +44,16 @@ pub async fn refresh(
                 access_token: expose.then(|| refreshed.access.token.clone()),
                 expires_at: rfc3339(refreshed.access.expires_at),
             };
-            with_tokens(
-                HttpResponse::Ok(),
-                &state.cookies,
-                refreshed.access.token,
-                refreshed.refresh.token,
-            )
-            .json(body)
+            http.cookies
+                .set_both(
+                    HttpResponse::Ok(),
+                    refreshed.access.token,
+                    refreshed.refresh.token,
+                )
+                .json(body)
         }
         // A refused token is dead: tell the browser to drop both cookies.
-        Err(e @ ApiError::RefreshRefused(_)) => {
-            clearing_cookies(e.error_response(), &state.cookies)
-        }
+        Err(e @ ApiError::RefreshRefused(_)) => http.cookies.clear_both(e.error_response()),
         Err(e) => e.error_response(),
     }
 }

@@ -50,12 +50,12 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
 
     /// Spends one request for `key`, or says how long to wait.
     pub fn check(&self, key: &K) -> Result<(), Limited> {
-        self.check_at(key, Instant::now(), true)
+        self.check_at(key, Instant::now())
     }
 
     /// Whether `key` could spend a request now, without spending it.
     pub fn peek(&self, key: &K) -> Result<(), Limited> {
-        self.check_at(key, Instant::now(), false)
+        self.peek_at(key, Instant::now())
     }
 
     /// Number of keys tracked (for tests and metrics).
@@ -63,11 +63,15 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
         self.state.lock().map_or(0, |s| s.tat.len())
     }
 
-    fn check_at(&self, key: &K, now: Instant, spend: bool) -> Result<(), Limited> {
-        let mut state = self
-            .state
+    fn lock(&self) -> std::sync::MutexGuard<'_, State<K>> {
+        self.state
             .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// The key's next theoretical arrival time if it spent a request now,
+    /// or how long it must wait.
+    fn next_tat(&self, state: &State<K>, key: &K, now: Instant) -> Result<Instant, Limited> {
         let tat = state.tat.get(key).copied().unwrap_or(now).max(now);
         let next = tat + self.interval;
         let ahead = next - now;
@@ -76,9 +80,16 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
                 retry_after: ahead - self.window,
             });
         }
-        if !spend {
-            return Ok(());
-        }
+        Ok(next)
+    }
+
+    fn peek_at(&self, key: &K, now: Instant) -> Result<(), Limited> {
+        self.next_tat(&self.lock(), key, now).map(drop)
+    }
+
+    fn check_at(&self, key: &K, now: Instant) -> Result<(), Limited> {
+        let mut state = self.lock();
+        let next = self.next_tat(&state, key, now)?;
         if !state.tat.contains_key(key) && state.tat.len() >= self.max_keys {
             state.sweep(now);
             if state.tat.len() >= self.max_keys {
@@ -130,21 +141,21 @@ mod tests {
         let limiter = RateLimiter::new(10, 15 * MIN, 100);
         let now = Instant::now();
         for i in 0..10 {
-            assert!(limiter.check_at(&"a", now, true).is_ok(), "request {i}");
+            assert!(limiter.check_at(&"a", now).is_ok(), "request {i}");
         }
-        let refused = limiter.check_at(&"a", now, true).unwrap_err();
+        let refused = limiter.check_at(&"a", now).unwrap_err();
         assert_eq!(refused.retry_after, 90 * Duration::from_secs(1));
         // Other keys are unaffected.
-        assert!(limiter.check_at(&"b", now, true).is_ok());
+        assert!(limiter.check_at(&"b", now).is_ok());
         // One interval later, one more request fits.
         assert!(
             limiter
-                .check_at(&"a", now + Duration::from_secs(90), true)
+                .check_at(&"a", now + Duration::from_secs(90))
                 .is_ok()
         );
         assert!(
             limiter
-                .check_at(&"a", now + Duration::from_secs(90), true)
+                .check_at(&"a", now + Duration::from_secs(90))
                 .is_err()
         );
     }
@@ -154,11 +165,11 @@ mod tests {
         let limiter = RateLimiter::new(2, MIN, 100);
         let now = Instant::now();
         for _ in 0..10 {
-            assert!(limiter.check_at(&"a", now, false).is_ok());
+            assert!(limiter.peek_at(&"a", now).is_ok());
         }
-        assert!(limiter.check_at(&"a", now, true).is_ok());
-        assert!(limiter.check_at(&"a", now, true).is_ok());
-        assert!(limiter.check_at(&"a", now, false).is_err());
+        assert!(limiter.check_at(&"a", now).is_ok());
+        assert!(limiter.check_at(&"a", now).is_ok());
+        assert!(limiter.peek_at(&"a", now).is_err());
     }
 
     #[test]
@@ -166,15 +177,15 @@ mod tests {
         let limiter = RateLimiter::new(5, MIN, 3);
         let now = Instant::now();
         for key in 0..3 {
-            assert!(limiter.check_at(&key, now, true).is_ok());
+            assert!(limiter.check_at(&key, now).is_ok());
         }
         // Full of live keys: a new key is refused, known keys still work.
-        assert!(limiter.check_at(&99, now, true).is_err());
-        assert!(limiter.check_at(&0, now, true).is_ok());
+        assert!(limiter.check_at(&99, now).is_err());
+        assert!(limiter.check_at(&0, now).is_ok());
         assert_eq!(limiter.tracked_keys(), 3);
         // Once their buckets are full again the old keys are swept.
         let later = now + MIN;
-        assert!(limiter.check_at(&99, later, true).is_ok());
+        assert!(limiter.check_at(&99, later).is_ok());
         assert_eq!(limiter.tracked_keys(), 1);
     }
 

@@ -13,9 +13,9 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError, web};
 
-use crate::error::ApiError;
-use crate::middleware::REQUEST_ID;
-use crate::startup::AppState;
+use super::HttpState;
+use super::middleware::REQUEST_ID;
+use crate::auth::ApiError;
 
 /// The CORS policy for the configured origins.
 pub fn policy(origins: &[String]) -> Cors {
@@ -56,10 +56,10 @@ pub async fn preflight(
             .map(ServiceResponse::map_into_boxed_body);
     }
     let allowed = match (
-        req.app_data::<web::Data<AppState>>(),
+        req.app_data::<web::Data<HttpState>>(),
         req.headers().get(header::ORIGIN),
     ) {
-        (Some(state), Some(origin)) => origin.to_str().is_ok_and(|o| state.origins.allows(o)),
+        (Some(http), Some(origin)) => origin.to_str().is_ok_and(|o| http.origins.allows(o)),
         _ => false,
     };
     if !allowed {

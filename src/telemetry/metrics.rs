@@ -3,51 +3,44 @@
 
 use std::time::Duration;
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-/// Security-relevant events; each is counted and written to the audit log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EncodeLabelValue)]
-#[allow(non_camel_case_types)]
+/// Security-relevant events; each is counted and written to the audit log
+/// under its snake_case name (`login_failed`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
 pub enum AuthEvent {
-    registered,
-    login_succeeded,
-    login_failed,
-    login_rate_limited,
-    login_shed,
-    rate_limited,
-    refreshed,
-    refresh_grace_replayed,
-    refresh_refused,
-    reuse_detected,
-    logout,
-    logout_all,
-    session_revoked,
-    csrf_refused,
+    Registered,
+    LoginSucceeded,
+    LoginFailed,
+    LoginRateLimited,
+    LoginShed,
+    RateLimited,
+    Refreshed,
+    RefreshGraceReplayed,
+    RefreshRefused,
+    ReuseDetected,
+    Logout,
+    LogoutAll,
+    SessionRevoked,
+    CsrfRefused,
 }
 
 impl AuthEvent {
     pub fn as_str(self) -> &'static str {
-        match self {
-            AuthEvent::registered => "registered",
-            AuthEvent::login_succeeded => "login_succeeded",
-            AuthEvent::login_failed => "login_failed",
-            AuthEvent::login_rate_limited => "login_rate_limited",
-            AuthEvent::login_shed => "login_shed",
-            AuthEvent::rate_limited => "rate_limited",
-            AuthEvent::refreshed => "refreshed",
-            AuthEvent::refresh_grace_replayed => "refresh_grace_replayed",
-            AuthEvent::refresh_refused => "refresh_refused",
-            AuthEvent::reuse_detected => "reuse_detected",
-            AuthEvent::logout => "logout",
-            AuthEvent::logout_all => "logout_all",
-            AuthEvent::session_revoked => "session_revoked",
-            AuthEvent::csrf_refused => "csrf_refused",
-        }
+        self.into()
+    }
+}
+
+impl EncodeLabelValue for AuthEvent {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> std::fmt::Result {
+        use std::fmt::Write;
+        encoder.write_str(self.as_str())
     }
 }
 
@@ -174,10 +167,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn event_names_are_snake_case() {
+        use strum::IntoEnumIterator;
+        assert_eq!(AuthEvent::LoginFailed.as_str(), "login_failed");
+        assert_eq!(
+            AuthEvent::RefreshGraceReplayed.as_str(),
+            "refresh_grace_replayed"
+        );
+        for event in AuthEvent::iter() {
+            let name = event.as_str();
+            assert!(
+                name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
     fn renders_counters_and_histograms() {
         let m = Metrics::new();
-        m.count(AuthEvent::login_failed);
-        m.count(AuthEvent::login_failed);
+        m.count(AuthEvent::LoginFailed);
+        m.count(AuthEvent::LoginFailed);
         m.record_request(
             "GET",
             "/api/user/current-user",

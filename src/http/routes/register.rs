@@ -1,11 +1,14 @@
 use actix_web::{HttpResponse, web};
 
 use super::dto::{RegisterData, RegisterRequest, RegisterResponse};
-use super::{Fields, JsonObject};
-use crate::auth::{ClientInfo, Registration};
+use super::responses::{CsrfRefused, IpRateLimited, NotJson, TooLarge};
+use crate::auth::ApiResult;
+use crate::auth::Registration;
+use crate::domain::ClientInfo;
 use crate::domain::{EmailAddress, Password, UserName};
-use crate::error::{ApiResult, ErrorBody};
-use crate::startup::AppState;
+use crate::http::body::{Fields, JsonObject};
+use crate::http::error::ErrorBody;
+use crate::state::AppState;
 
 /// Parses the body into domain values, naming every invalid field.
 fn parse(body: RegisterRequest) -> ApiResult<Registration> {
@@ -29,12 +32,11 @@ fn parse(body: RegisterRequest) -> ApiResult<Registration> {
     responses(
         (status = 201, description = "User and default report setting created", body = RegisterResponse),
         (status = 400, description = "Validation failed (`errors` names each field) or malformed body", body = ErrorBody),
-        (status = 403, description = "An auth cookie came without an allowed Origin (CSRF rule)", body = ErrorBody),
+        (status = 403, response = CsrfRefused),
         (status = 409, description = "Email already registered", body = ErrorBody),
-        (status = 413, description = "Body over the size limit", body = ErrorBody),
-        (status = 415, description = "Body is not application/json", body = ErrorBody),
-        (status = 429, description = "Too many requests from this IP", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 429, response = IpRateLimited),
         (status = 503, description = "Overloaded or store unavailable; retry shortly", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )

@@ -1,27 +1,27 @@
 use actix_web::{HttpResponse, web};
 
 use super::dto::{ReportSettingResponse, UpdateReportSettingRequest};
-use super::{Fields, JsonObject};
-use crate::auth::AuthUser;
+use super::responses::{CsrfRefused, NotJson, StoreUnavailable, TooLarge, Unauthenticated};
+use crate::auth::{ApiError, ApiResult};
+use crate::domain::AuthUser;
 use crate::domain::{Frequency, ParseError, ReportSettingPatch};
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::startup::AppState;
+use crate::http::body::{Fields, JsonObject};
+use crate::http::error::ErrorBody;
+use crate::state::AppState;
 
 #[utoipa::path(
     get, path = "/api/report/setting", tag = "report",
     responses(
         (status = 200, description = "The user's report setting", body = ReportSettingResponse),
-        (status = 401, description = "No valid access token (cookie or Bearer)", body = ErrorBody),
+        (status = 401, response = Unauthenticated),
         (status = 404, description = "The user has no report setting", body = ErrorBody),
-        (status = 503, description = "Store unavailable; retry shortly", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, response = StoreUnavailable),
     ),
     security(("accessCookie" = []), ("bearer" = []))
 )]
 pub async fn get(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
     let setting = state
-        .auth
-        .store()
+        .store
         .report_setting(&user.user_id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -38,13 +38,12 @@ pub async fn get(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpRe
     responses(
         (status = 200, description = "The updated report setting", body = ReportSettingResponse),
         (status = 400, description = "Validation failed (`errors` names each field) or malformed body", body = ErrorBody),
-        (status = 401, description = "No valid access token (cookie or Bearer)", body = ErrorBody),
-        (status = 403, description = "An auth cookie came without an allowed Origin (CSRF rule)", body = ErrorBody),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = CsrfRefused),
         (status = 404, description = "The user has no report setting", body = ErrorBody),
-        (status = 413, description = "Body over the size limit", body = ErrorBody),
-        (status = 415, description = "Body is not application/json", body = ErrorBody),
-        (status = 503, description = "Store unavailable; retry shortly", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NotJson),
+        (status = 503, response = StoreUnavailable),
     ),
     security(("accessCookie" = []), ("bearer" = []))
 )]
@@ -64,8 +63,7 @@ pub async fn update(
         is_enabled: body.is_enabled,
     }))?;
     let setting = state
-        .auth
-        .store()
+        .store
         .update_report_setting(&user.user_id, patch, crate::domain::now())
         .await?
         .ok_or(ApiError::NotFound)?;

@@ -5,8 +5,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::domain::Session;
 use crate::domain::{Frequency, ReportSetting, User};
-use crate::store::Session;
 
 /// RFC 3339 in UTC with milliseconds, e.g. `2026-11-23T11:30:00.000Z`.
 pub fn rfc3339(t: DateTime<Utc>) -> String {

@@ -1,7 +1,8 @@
-//! The one error type of the HTTP layer and its mapping to status + JSON body.
+//! `ApiError` mapped to status + JSON body, in this one place.
 //!
-//! Internal causes are logged (with the request id, by the request span) and
-//! never shown: a 500 or 503 body says nothing of what failed.
+//! Internal causes are logged with their whole chain (and the request id, by
+//! the request span) and never shown: a 500 or 503 body says nothing of what
+//! failed.
 
 use std::time::Duration;
 
@@ -10,23 +11,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 
-use crate::store::StoreError;
-
-/// One field's validation failure.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
+use crate::auth::{ApiError, FieldError};
+use crate::telemetry::error_chain;
 
 /// The JSON body of every error response.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -36,87 +22,35 @@ pub struct ErrorBody {
     pub errors: Option<Vec<FieldError>>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("validation failed")]
-    Validation(Vec<FieldError>),
-    #[error("bad request: {0}")]
-    BadRequest(String),
-    #[error("unsupported media type")]
-    UnsupportedMediaType,
-    #[error("payload too large")]
-    PayloadTooLarge,
-    #[error("invalid credentials")]
-    InvalidCredentials,
-    /// No, or no valid, access token.
-    #[error("unauthenticated: {0}")]
-    Unauthenticated(&'static str),
-    /// The refresh token was missing, invalid, expired, revoked or reused.
-    #[error("refresh refused: {0}")]
-    RefreshRefused(&'static str),
-    #[error("forbidden: {0}")]
-    Forbidden(&'static str),
-    #[error("not found")]
-    NotFound,
-    #[error("email taken")]
-    EmailTaken,
-    #[error("rate limited")]
-    RateLimited { retry_after: Duration },
-    /// Too much work queued (the bcrypt pool); retry shortly.
-    #[error("overloaded")]
-    Overloaded { retry_after: Duration },
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
-    #[error("internal error: {0}")]
-    Internal(String),
-}
-
-pub type ApiResult<T, E = ApiError> = Result<T, E>;
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::DuplicateEmail => ApiError::EmailTaken,
-            StoreError::Unavailable(cause) => ApiError::Unavailable(cause),
-            StoreError::Internal(cause) => ApiError::Internal(cause),
+/// What the client is told: never the cause of a 500 or 503.
+fn public_message(e: &ApiError) -> String {
+    match e {
+        ApiError::Validation(_) => "Validation failed".into(),
+        ApiError::BadRequest(m) => m.clone(),
+        ApiError::UnsupportedMediaType => "Content-Type must be application/json".into(),
+        ApiError::PayloadTooLarge => "Request body is too large".into(),
+        ApiError::InvalidCredentials => "Invalid email or password".into(),
+        ApiError::Unauthenticated(_) => "Authentication required".into(),
+        ApiError::RefreshRefused(_) => "Session expired, please log in again".into(),
+        ApiError::Forbidden(why) => format!("Forbidden: {why}"),
+        ApiError::NotFound => "Not found".into(),
+        ApiError::EmailTaken => "Email is already registered".into(),
+        ApiError::RateLimited { .. } => "Too many requests, please try again later".into(),
+        ApiError::Overloaded { .. } | ApiError::Unavailable(_) => {
+            "Service temporarily unavailable, please try again shortly".into()
         }
+        ApiError::Internal(_) => "Internal server error".into(),
     }
 }
 
-impl ApiError {
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
-        ApiError::Internal(cause.to_string())
-    }
-
-    fn public_message(&self) -> String {
-        match self {
-            ApiError::Validation(_) => "Validation failed".into(),
-            ApiError::BadRequest(m) => m.clone(),
-            ApiError::UnsupportedMediaType => "Content-Type must be application/json".into(),
-            ApiError::PayloadTooLarge => "Request body is too large".into(),
-            ApiError::InvalidCredentials => "Invalid email or password".into(),
-            ApiError::Unauthenticated(_) => "Authentication required".into(),
-            ApiError::RefreshRefused(_) => "Session expired, please log in again".into(),
-            ApiError::Forbidden(why) => format!("Forbidden: {why}"),
-            ApiError::NotFound => "Not found".into(),
-            ApiError::EmailTaken => "Email is already registered".into(),
-            ApiError::RateLimited { .. } => "Too many requests, please try again later".into(),
-            ApiError::Overloaded { .. } | ApiError::Unavailable(_) => {
-                "Service temporarily unavailable, please try again shortly".into()
-            }
-            ApiError::Internal(_) => "Internal server error".into(),
-        }
-    }
-
-    fn field_errors(&self) -> Option<Vec<FieldError>> {
-        match self {
-            ApiError::Validation(errors) => Some(errors.clone()),
-            ApiError::EmailTaken => Some(vec![FieldError::new(
-                "email",
-                "Email is already registered",
-            )]),
-            _ => None,
-        }
+fn field_errors(e: &ApiError) -> Option<Vec<FieldError>> {
+    match e {
+        ApiError::Validation(errors) => Some(errors.clone()),
+        ApiError::EmailTaken => Some(vec![FieldError::new(
+            "email",
+            "Email is already registered",
+        )]),
+        _ => None,
     }
 }
 
@@ -142,9 +76,11 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            ApiError::Internal(cause) => tracing::error!(error.cause = %cause, "internal error"),
-            ApiError::Unavailable(cause) => {
-                tracing::warn!(error.cause = %cause, "store unavailable")
+            ApiError::Internal(_) => {
+                tracing::error!(error.cause = %error_chain(self), "internal error")
+            }
+            ApiError::Unavailable(_) => {
+                tracing::warn!(error.cause = %error_chain(self), "store unavailable")
             }
             _ => {}
         }
@@ -165,8 +101,8 @@ impl ResponseError for ApiError {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
         response.json(ErrorBody {
-            message: self.public_message(),
-            errors: self.field_errors(),
+            message: public_message(self),
+            errors: field_errors(self),
         })
     }
 }
@@ -207,6 +143,7 @@ fn strip_position(e: &serde_json::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::StoreError;
     use actix_web::body::to_bytes;
 
     async fn body_of(e: ApiError) -> serde_json::Value {
@@ -216,7 +153,7 @@ mod tests {
 
     #[actix_web::test]
     async fn internal_errors_say_nothing_of_their_cause() {
-        let body = body_of(ApiError::Internal("disk I/O error at /var/db".into())).await;
+        let body = body_of(ApiError::internal("disk I/O error at /var/db")).await;
         assert_eq!(
             body,
             serde_json::json!({ "message": "Internal server error" })
@@ -224,6 +161,16 @@ mod tests {
         let body =
             body_of(StoreError::Unavailable("connection refused 10.0.0.3".into()).into()).await;
         assert!(!body.to_string().contains("10.0.0.3"));
+    }
+
+    #[test]
+    fn the_log_line_of_a_failure_names_every_cause() {
+        let io = std::io::Error::other("disk I/O error at /var/db");
+        let e = ApiError::from(StoreError::internal(io));
+        assert_eq!(
+            error_chain(&e),
+            "internal error: store failure: disk I/O error at /var/db"
+        );
     }
 
     #[actix_web::test]

@@ -1,10 +1,14 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::dto::MessageResponse;
-use super::{NoBody, clearing_cookies};
-use crate::auth::{AuthUser, ClientInfo};
-use crate::error::{ApiResult, ErrorBody};
-use crate::startup::AppState;
+use super::responses::{
+    BadJson, CsrfRefused, NonEmptyNotJson, StoreUnavailable, TooLarge, Unauthenticated,
+};
+use crate::auth::ApiResult;
+use crate::domain::{AuthUser, ClientInfo};
+use crate::http::HttpState;
+use crate::http::body::NoBody;
+use crate::state::AppState;
 
 #[utoipa::path(
     post, path = "/api/auth/logout", tag = "auth",
@@ -13,29 +17,29 @@ use crate::startup::AppState;
     responses(
         (status = 200, description = "Logged out; both cookies cleared", body = MessageResponse,
             headers(("Set-Cookie" = String, description = "Both cookies cleared (Max-Age=0)"))),
-        (status = 400, description = "A body that is not valid JSON", body = ErrorBody),
-        (status = 403, description = "An auth cookie came without an allowed Origin (CSRF rule)", body = ErrorBody),
-        (status = 413, description = "Body over the size limit", body = ErrorBody),
-        (status = 415, description = "A non-empty body that is not application/json", body = ErrorBody),
-        (status = 503, description = "Store unavailable; retry shortly", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 400, response = BadJson),
+        (status = 403, response = CsrfRefused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NonEmptyNotJson),
+        (status = 503, response = StoreUnavailable),
     ),
     security((), ("refreshCookie" = []), ("accessCookie" = []))
 )]
 pub async fn logout(
     state: web::Data<AppState>,
+    http: web::Data<HttpState>,
     client: ClientInfo,
     req: HttpRequest,
     _body: NoBody,
 ) -> ApiResult<HttpResponse> {
-    let refresh = state.cookies.read_refresh(&req);
-    let access = state.cookies.read_access(&req);
+    let refresh = http.cookies.read_refresh(&req);
+    let access = http.cookies.read_access(&req);
     state
         .auth
         .logout(&client, refresh.as_deref(), access.as_deref())
         .await?;
     let response = HttpResponse::Ok().json(MessageResponse::new("Logged out"));
-    Ok(clearing_cookies(response, &state.cookies))
+    Ok(http.cookies.clear_both(response))
 }
 
 #[utoipa::path(
@@ -44,18 +48,18 @@ pub async fn logout(
     responses(
         (status = 200, description = "Every session revoked", body = MessageResponse,
             headers(("Set-Cookie" = String, description = "Both cookies cleared (Max-Age=0)"))),
-        (status = 400, description = "A body that is not valid JSON", body = ErrorBody),
-        (status = 401, description = "No valid access token (cookie or Bearer)", body = ErrorBody),
-        (status = 403, description = "An auth cookie came without an allowed Origin (CSRF rule)", body = ErrorBody),
-        (status = 413, description = "Body over the size limit", body = ErrorBody),
-        (status = 415, description = "A non-empty body that is not application/json", body = ErrorBody),
-        (status = 503, description = "Store unavailable; retry shortly", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 400, response = BadJson),
+        (status = 401, response = Unauthenticated),
+        (status = 403, response = CsrfRefused),
+        (status = 413, response = TooLarge),
+        (status = 415, response = NonEmptyNotJson),
+        (status = 503, response = StoreUnavailable),
     ),
     security(("accessCookie" = []), ("bearer" = []))
 )]
 pub async fn logout_all(
     state: web::Data<AppState>,
+    http: web::Data<HttpState>,
     client: ClientInfo,
     user: AuthUser,
     _body: NoBody,
@@ -66,5 +70,5 @@ pub async fn logout_all(
         if revoked == 1 { "" } else { "s" }
     );
     let response = HttpResponse::Ok().json(MessageResponse { message });
-    Ok(clearing_cookies(response, &state.cookies))
+    Ok(http.cookies.clear_both(response))
 }

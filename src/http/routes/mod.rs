@@ -1,0 +1,135 @@
+//! The route table and one file per endpoint: thin handlers that parse the
+//! request into domain values, call `auth`/the store, and shape the answer.
+
+mod current_user;
+mod dto;
+mod health;
+mod login;
+mod logout;
+mod metrics;
+pub mod openapi;
+mod refresh;
+mod register;
+mod report_setting;
+mod responses;
+mod sessions;
+
+use actix_web::http::{Method, header};
+use actix_web::{HttpResponse, web};
+
+use super::error::ErrorBody;
+
+/// Where a route is mounted: under the configured base path (`/api` by
+/// default) or at the root (the operational endpoints).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mount {
+    Api,
+    Root,
+}
+
+/// One entry of the route table.
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    pub method: Method,
+    pub mount: Mount,
+    /// Relative to the mount, in actix syntax (`{id}`, which OpenAPI shares).
+    pub path: &'static str,
+}
+
+impl RouteSpec {
+    /// The full path the route answers on with the given base path.
+    pub fn full_path(&self, base_path: &str) -> String {
+        match self.mount {
+            Mount::Api => format!("{base_path}{}", self.path),
+            Mount::Root => self.path.to_owned(),
+        }
+    }
+}
+
+/// The methods a path answers, for the `Allow` header: `GET, PUT`.
+fn allowed_methods(table: &[RouteSpec], mount: Mount, path: &str) -> String {
+    table
+        .iter()
+        .filter(|s| s.mount == mount && s.path == path)
+        .map(|s| s.method.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A known path asked with a method it does not answer.
+fn method_not_allowed(allow: &str) -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header((header::ALLOW, allow))
+        .json(ErrorBody {
+            message: "Method not allowed".into(),
+            errors: None,
+        })
+}
+
+/// The one route table: each line both registers the handler with actix
+/// (`configure`) and lists the route (`route_table`), so the OpenAPI
+/// completeness test compares the document with exactly what is served.
+macro_rules! route_table {
+    ($($mount:ident $method:ident $path:literal => $handler:path;)*) => {
+        /// Every route of the table, registered on `cfg`: the API routes in
+        /// one scope under `base_path`, the operational ones at the root.
+        pub fn configure(base_path: &str) -> impl FnOnce(&mut web::ServiceConfig) + '_ {
+            move |cfg| {
+                let mut api = web::scope(base_path);
+                $(route_table!(@add cfg api $mount $method $path $handler);)*
+                // Behind them, one resource per path answers any other
+                // method with 405 and the methods it does allow.
+                let table = route_table();
+                let mut seen = std::collections::HashSet::new();
+                for spec in &table {
+                    if !seen.insert((spec.mount, spec.path)) {
+                        continue;
+                    }
+                    let allow = allowed_methods(&table, spec.mount, spec.path);
+                    let resource = web::resource(spec.path)
+                        .to(move || std::future::ready(method_not_allowed(&allow)));
+                    match spec.mount {
+                        Mount::Api => api = api.service(resource),
+                        Mount::Root => {
+                            cfg.service(resource);
+                        }
+                    }
+                }
+                cfg.service(api);
+            }
+        }
+
+        /// What `configure` registers, in the same order.
+        pub fn route_table() -> Vec<RouteSpec> {
+            vec![$(RouteSpec {
+                method: Method::$method,
+                mount: Mount::$mount,
+                path: $path,
+            }),*]
+        }
+    };
+    (@add $cfg:ident $api:ident Api $method:ident $path:literal $handler:path) => {
+        $api = $api.route($path, web::method(Method::$method).to($handler));
+    };
+    (@add $cfg:ident $api:ident Root $method:ident $path:literal $handler:path) => {
+        $cfg.route($path, web::method(Method::$method).to($handler));
+    };
+}
+
+route_table! {
+    Api POST "/auth/register" => register::register;
+    Api POST "/auth/login" => login::login;
+    Api POST "/auth/refresh" => refresh::refresh;
+    Api POST "/auth/logout" => logout::logout;
+    Api POST "/auth/logout-all" => logout::logout_all;
+    Api GET "/auth/sessions" => sessions::list;
+    Api DELETE "/auth/sessions/{id}" => sessions::revoke;
+    Api GET "/user/current-user" => current_user::current_user;
+    Api GET "/report/setting" => report_setting::get;
+    Api PUT "/report/setting" => report_setting::update;
+    Api GET "/openapi.json" => openapi::document;
+    Api GET "/docs" => openapi::docs_page;
+    Root GET "/health/live" => health::live;
+    Root GET "/health/ready" => health::ready;
+    Root GET "/metrics" => metrics::metrics;
+}

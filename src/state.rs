@@ -1,0 +1,28 @@
+//! What every handler can reach, built once at start-up and shared by all
+//! workers. Below `http/`: it holds the service's parts, nothing of actix.
+
+use std::sync::Arc;
+
+use crate::auth::Auth;
+use crate::settings::Settings;
+use crate::store::SharedStore;
+use crate::telemetry::metrics::Metrics;
+
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: SharedStore,
+    pub auth: Auth,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn new(settings: Arc<Settings>, store: SharedStore) -> Self {
+        let metrics = Arc::new(Metrics::new());
+        Self {
+            auth: Auth::new(&settings, Arc::clone(&store), Arc::clone(&metrics)),
+            settings,
+            store,
+            metrics,
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! The schema, versioned with SQLite's `user_version`.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+/// Bumped with every schema change; `migrate` brings older files up to date.
+pub(super) const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA_V1: &str = "
+CREATE TABLE IF NOT EXISTS users (
+    id              TEXT PRIMARY KEY NOT NULL,
+    name            TEXT NOT NULL,
+    email           TEXT NOT NULL UNIQUE,
+    password_hash   TEXT NOT NULL,
+    profile_picture TEXT,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS report_settings (
+    id         TEXT PRIMARY KEY NOT NULL,
+    user_id    TEXT NOT NULL UNIQUE REFERENCES users(id) ON DELETE CASCADE,
+    frequency  TEXT NOT NULL CHECK (frequency IN ('DAILY', 'WEEKLY', 'MONTHLY')),
+    is_enabled INTEGER NOT NULL CHECK (is_enabled IN (0, 1)),
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id                TEXT PRIMARY KEY NOT NULL,
+    user_id           TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    current_jti       TEXT NOT NULL,
+    current_issued_at INTEGER NOT NULL,
+    previous_jti      TEXT,
+    rotated_at        INTEGER,
+    created_at        INTEGER NOT NULL,
+    last_used_at      INTEGER NOT NULL,
+    expires_at        INTEGER NOT NULL,
+    user_agent        TEXT,
+    ip                TEXT,
+    revoked_at        INTEGER
+);
+CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user_id, created_at);
+CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);
+";
+
+pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version < 1 {
+        tx.execute_batch(SCHEMA_V1)?;
+    }
+    if version < SCHEMA_VERSION {
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    }
+    tx.commit()
+}
