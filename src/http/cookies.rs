@@ -2,6 +2,7 @@
 //! and attributes cannot drift apart.
 
 use actix_web::cookie::{Cookie, SameSite as CookieSameSite};
+use actix_web::http::header::{COOKIE, HeaderMap};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 
 use crate::settings::{SameSite, Settings};
@@ -97,23 +98,64 @@ impl AuthCookies {
         ]
     }
 
+    /// The access token the request's cookies carry, if any.
     pub fn read_access(&self, req: &HttpRequest) -> Option<String> {
-        non_empty(req.cookie(&self.access_name))
+        self.read(req.headers()).access
     }
 
+    /// The refresh token the request's cookies carry, if any.
     pub fn read_refresh(&self, req: &HttpRequest) -> Option<String> {
-        non_empty(req.cookie(&self.refresh_name))
+        self.read(req.headers()).refresh
     }
 
-    /// Whether the request carries either auth cookie (the CSRF rule's
-    /// trigger), judged from the raw header so even an empty cookie counts.
-    pub fn present_in(&self, headers: &actix_web::http::header::HeaderMap) -> bool {
-        headers
-            .get_all(actix_web::http::header::COOKIE)
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.split_once('=').map(|(name, _)| name.trim()))
-            .any(|name| name == self.access_name || name == self.refresh_name)
+    /// Whether the request may carry an auth cookie: the CSRF rule's
+    /// trigger. Judged by the very parse that authenticates; even an empty
+    /// auth cookie counts, and so does a Cookie header this parse cannot
+    /// read (fail closed).
+    pub fn present_in(&self, headers: &HeaderMap) -> bool {
+        let found = self.read(headers);
+        found.named || found.unreadable
+    }
+
+    /// The one parse of the Cookie headers for both tokens. Names are
+    /// matched byte for byte: no percent-decoding, no case folding, so
+    /// `accessTok%65n` is not `accessToken`. Values are taken as sent (a
+    /// token is plain base64url and dots). The first pair with a name wins,
+    /// as browsers send the most specific cookie first.
+    fn read(&self, headers: &HeaderMap) -> Found {
+        let mut found = Found::default();
+        for header in headers.get_all(COOKIE) {
+            let bytes = header.as_bytes();
+            // Cookie headers are visible ASCII (RFC 6265); anything else is
+            // a header some other parser might read differently.
+            if !bytes.iter().all(|b| (0x20..0x7f).contains(b)) {
+                found.unreadable = true;
+                continue;
+            }
+            // All ASCII, so this cannot fail.
+            let Ok(text) = std::str::from_utf8(bytes) else {
+                found.unreadable = true;
+                continue;
+            };
+            for pair in text.split(';') {
+                let Some((name, value)) = pair.split_once('=') else {
+                    continue;
+                };
+                let (name, value) = (name.trim(), value.trim());
+                let slot = if name == self.access_name {
+                    &mut found.access
+                } else if name == self.refresh_name {
+                    &mut found.refresh
+                } else {
+                    continue;
+                };
+                found.named = true;
+                if slot.is_none() && !value.is_empty() {
+                    *slot = Some(value.to_owned());
+                }
+            }
+        }
+        found
     }
 
     /// Adds both auth cookies, freshly set, to a response.
@@ -163,10 +205,15 @@ fn max_age(ttl: std::time::Duration) -> time::Duration {
     time::Duration::try_from(ttl).unwrap_or(time::Duration::MAX)
 }
 
-fn non_empty(cookie: Option<Cookie<'static>>) -> Option<String> {
-    cookie
-        .map(|c| c.value().to_owned())
-        .filter(|v| !v.is_empty())
+/// What the Cookie headers say about the auth cookies.
+#[derive(Debug, Default)]
+struct Found {
+    access: Option<String>,
+    refresh: Option<String>,
+    /// An auth cookie's name appeared, even with an empty value.
+    named: bool,
+    /// A Cookie header was not plain visible ASCII.
+    unreadable: bool,
 }
 
 #[cfg(test)]
@@ -199,6 +246,55 @@ mod tests {
             refresh,
             "refreshToken=r; HttpOnly; SameSite=Lax; Path=/api/auth; Max-Age=604800"
         );
+    }
+
+    fn headers(cookies: &[&[u8]]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for c in cookies {
+            map.append(
+                COOKIE,
+                actix_web::http::header::HeaderValue::from_bytes(c).unwrap(),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn names_are_matched_exactly_and_values_taken_as_sent() {
+        let cookies = AuthCookies::new(&settings(&[]));
+        let found = cookies.read(&headers(&[b"a=1; accessToken=tok.en-_1; refreshToken=r"]));
+        assert_eq!(found.access.as_deref(), Some("tok.en-_1"));
+        assert_eq!(found.refresh.as_deref(), Some("r"));
+        for odd in [
+            &b"accessTok%65n=x"[..],
+            b"AccessToken=x",
+            b"accesstoken=x",
+            b" accessToken2=x",
+            b"xaccessToken=x",
+        ] {
+            let found = cookies.read(&headers(&[odd]));
+            assert_eq!(found.access, None, "{}", String::from_utf8_lossy(odd));
+            assert!(!cookies.present_in(&headers(&[odd])));
+        }
+        // Duplicates: the first one wins; the second header counts too.
+        let found = cookies.read(&headers(&[b"accessToken=first; accessToken=second"]));
+        assert_eq!(found.access.as_deref(), Some("first"));
+        let found = cookies.read(&headers(&[b"x=1", b"accessToken=in-second-header"]));
+        assert_eq!(found.access.as_deref(), Some("in-second-header"));
+    }
+
+    #[test]
+    fn presence_fails_closed() {
+        let cookies = AuthCookies::new(&settings(&[]));
+        // An empty auth cookie still triggers the CSRF rule.
+        assert!(cookies.present_in(&headers(&[b"accessToken="])));
+        // A header this parse cannot read counts as carrying one.
+        assert!(cookies.present_in(&headers(&["junk=\u{e9}".as_bytes()])));
+        assert!(cookies.present_in(&headers(&[b"accessToken=t; junk=\xe9"])));
+        assert!(cookies.present_in(&headers(&[b"x=a\tb"])));
+        // No auth cookie at all: no trigger.
+        assert!(!cookies.present_in(&headers(&[b"theme=dark; lang=en"])));
+        assert!(!cookies.present_in(&HeaderMap::new()));
     }
 
     #[test]

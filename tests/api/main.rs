@@ -5,6 +5,7 @@ mod abuse;
 mod bodies;
 mod cors;
 mod fuzz;
+mod hardening;
 mod helpers;
 mod login;
 mod operations;
