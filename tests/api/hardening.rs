@@ -94,3 +94,41 @@ async fn a_percent_encoded_cookie_name_is_not_the_auth_cookie() {
         "a percent-encoded refresh cookie refreshed"
     );
 }
+
+#[tokio::test]
+async fn invented_methods_add_no_metric_series() {
+    let app = spawn_app().await;
+    let series = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("tokengate_http_requests_total{"))
+            .count()
+    };
+    let before = series(&app.get("/metrics").await.text().await.unwrap());
+    for i in 0..50 {
+        let method = reqwest::Method::from_bytes(format!("BREW{i}").as_bytes()).unwrap();
+        let res = bare()
+            .request(method, app.url("/api/user/current-user"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 405);
+        let method = reqwest::Method::from_bytes(format!("X{i}").as_bytes()).unwrap();
+        bare()
+            .request(method, app.url(&format!("/nowhere/{i}")))
+            .send()
+            .await
+            .unwrap();
+    }
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        !text.contains("BREW") && !text.contains("method=\"X"),
+        "{text}"
+    );
+    // At most the two new series of the `other` method (405 on a route,
+    // 404 unmatched) and the /metrics requests themselves.
+    assert!(
+        series(&text) <= before + 3,
+        "{} series after 100 invented methods, {before} before",
+        series(&text)
+    );
+}
