@@ -56,7 +56,12 @@ impl Application {
             auth: Auth::new(&settings, Arc::clone(&store), Arc::clone(&metrics)),
             cookies: AuthCookies::new(&settings),
             origins: AllowedOrigins::new(
-                settings.cors.frontend_origins.clone(),
+                settings
+                    .cors
+                    .frontend_origins
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
                 settings.cookies.same_site != SameSite::None,
             ),
             openapi: routes::openapi::document_for(&settings.server.base_path),

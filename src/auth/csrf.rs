@@ -16,6 +16,7 @@ use actix_web::{ResponseError, web};
 
 use crate::error::ApiError;
 use crate::metrics::AuthEvent;
+use crate::settings::Origin;
 use crate::startup::AppState;
 
 /// The origins the CORS and CSRF rules allow.
@@ -57,21 +58,13 @@ impl AllowedOrigins {
             };
         }
         match headers.get(header::REFERER).and_then(|r| r.to_str().ok()) {
-            Some(referer) if origin_of(referer).is_some_and(|o| self.allows(o)) => None,
+            Some(referer) if Origin::of_url(referer).is_some_and(|o| self.allows(o.as_str())) => {
+                None
+            }
             Some(_) => Some("referer not allowed"),
             None => Some("missing Origin and Referer"),
         }
     }
-}
-
-/// `scheme://host[:port]` of a URL.
-fn origin_of(url: &str) -> Option<&str> {
-    let scheme_end = url.find("://")? + 3;
-    let rest = &url[scheme_end..];
-    let end = rest
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| scheme_end + i);
-    Some(&url[..end])
 }
 
 fn state_changing(method: &Method) -> bool {

@@ -1,0 +1,332 @@
+//! The typed sections, read straight from the files and variables by derive
+//! (each value parsed by its type or a `de` helper), then checked for the
+//! rules that span several values or depend on the profile.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use humantime_serde::re::humantime::format_duration;
+use ipnet::IpNet;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use super::{DEVELOPMENT_SECRETS, MIN_SECRET_BYTES, Origin, Profile, SettingsError, de, invalid};
+
+const MAX_LEEWAY: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum SameSite {
+    Strict,
+    Lax,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Any case, surrounding whitespace ignored: `Lax`, `lax`, ` LAX `.
+impl FromStr for SameSite {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "strict" => Ok(SameSite::Strict),
+            "lax" => Ok(SameSite::Lax),
+            "none" => Ok(SameSite::None),
+            _ => Err(format!("{raw:?} is not Strict, Lax or None")),
+        }
+    }
+}
+
+/// Any case: `pretty` (or `text`) and `json`.
+impl FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "pretty" | "text" => Ok(LogFormat::Pretty),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(format!("{raw:?} is not pretty or json")),
+        }
+    }
+}
+
+impl TryFrom<String> for SameSite {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        raw.parse()
+    }
+}
+
+impl TryFrom<String> for LogFormat {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        raw.parse()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    #[serde(deserialize_with = "de::non_empty")]
+    pub host: String,
+    pub port: u16,
+    /// Where the API lives, `/api` by default.
+    #[serde(deserialize_with = "de::base_path")]
+    pub base_path: String,
+    #[serde(deserialize_with = "de::positive")]
+    pub body_limit_bytes: usize,
+    #[serde(default, deserialize_with = "de::zero_is_none")]
+    pub workers: Option<usize>,
+    /// How long in-flight requests may take to finish at shutdown.
+    #[serde(deserialize_with = "de::duration")]
+    pub shutdown_timeout: Duration,
+    /// Serve the interactive API docs page at `<base>/docs`.
+    pub api_docs: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtSettings {
+    pub secret: SecretString,
+    pub refresh_secret: SecretString,
+    #[serde(rename = "expires_in", deserialize_with = "de::nonzero_duration")]
+    pub access_ttl: Duration,
+    #[serde(
+        rename = "refresh_expires_in",
+        deserialize_with = "de::nonzero_duration"
+    )]
+    pub refresh_ttl: Duration,
+    #[serde(deserialize_with = "de::non_empty")]
+    pub issuer: String,
+    #[serde(deserialize_with = "de::non_empty")]
+    pub audience: String,
+    /// Clock skew allowed when checking `exp` (at most 5 s).
+    #[serde(deserialize_with = "de::duration")]
+    pub leeway: Duration,
+    /// How long the immediately previous refresh token is still answered
+    /// after a rotation; zero turns the grace window off.
+    #[serde(deserialize_with = "de::duration")]
+    pub refresh_grace_period: Duration,
+    /// Whether login and refresh also return the access token in the body.
+    pub expose_access_token: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CookieSettings {
+    pub secure: bool,
+    pub same_site: SameSite,
+    #[serde(default, deserialize_with = "de::cookie_domain")]
+    pub domain: Option<String>,
+    /// Use the `__Host-` (access) and `__Secure-` (refresh) name prefixes.
+    pub name_prefix: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsSettings {
+    /// Exact origins allowed to call with credentials (`cors.frontend_origin`,
+    /// comma-separated).
+    #[serde(rename = "frontend_origin", deserialize_with = "de::origins")]
+    pub frontend_origins: Vec<Origin>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    #[serde(default, deserialize_with = "de::mongo_uri")]
+    pub mongo_uri: Option<SecretString>,
+    #[serde(deserialize_with = "de::non_empty")]
+    pub mongo_database: String,
+    #[serde(deserialize_with = "de::duration")]
+    pub mongo_server_selection_timeout: Duration,
+    #[serde(deserialize_with = "de::non_empty_path")]
+    pub sqlite_path: PathBuf,
+    #[serde(deserialize_with = "de::positive")]
+    pub sqlite_pool_size: usize,
+    #[serde(deserialize_with = "de::nonzero_duration")]
+    pub session_purge_interval: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordSettings {
+    pub bcrypt_cost: u32,
+    /// Threads that run bcrypt; default: the machine's cores.
+    #[serde(default = "de::cores", deserialize_with = "de::workers_or_cores")]
+    pub workers: usize,
+    /// bcrypt jobs that may wait for a thread; past that, logins get 503.
+    pub queue: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    #[serde(deserialize_with = "de::nonzero_duration")]
+    pub window: Duration,
+    /// Requests per client IP per window on login, register and refresh.
+    #[serde(deserialize_with = "de::positive")]
+    pub per_ip: u32,
+    /// Failed logins per email per window.
+    #[serde(deserialize_with = "de::positive")]
+    pub login_failures: u32,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    #[serde(deserialize_with = "de::proxies")]
+    pub trusted_proxies: Vec<IpNet>,
+    /// The most keys a limiter tracks at once; its memory bound.
+    #[serde(deserialize_with = "de::positive")]
+    pub max_keys: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    #[serde(deserialize_with = "de::log_filter")]
+    pub filter: String,
+}
+
+/// `Err` naming `key` unless `value <= max`.
+fn at_most(key: &str, value: Duration, max: Duration) -> Result<(), SettingsError> {
+    if value > max {
+        return Err(invalid(
+            key,
+            format!(
+                "must be at most {}, not {}",
+                format_duration(max),
+                format_duration(value)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl JwtSettings {
+    pub fn secret_bytes(&self) -> &[u8] {
+        self.secret.expose_secret().as_bytes()
+    }
+
+    pub fn refresh_secret_bytes(&self) -> &[u8] {
+        self.refresh_secret.expose_secret().as_bytes()
+    }
+
+    pub(super) fn check(&self, profile: Profile) -> Result<(), SettingsError> {
+        self.check_secrets(profile)?;
+        self.check_lifetimes()
+    }
+
+    fn check_secrets(&self, profile: Profile) -> Result<(), SettingsError> {
+        let secrets = [
+            ("jwt.secret", self.secret.expose_secret()),
+            ("jwt.refresh_secret", self.refresh_secret.expose_secret()),
+        ];
+        for (key, value) in secrets {
+            if value.is_empty() {
+                return Err(invalid(key, "is required"));
+            }
+        }
+        if self.secret.expose_secret() == self.refresh_secret.expose_secret() {
+            return Err(invalid(
+                "jwt.refresh_secret",
+                "must differ from jwt.secret (JWT_SECRET)",
+            ));
+        }
+        if profile != Profile::Production {
+            return Ok(());
+        }
+        for (key, value) in secrets {
+            if value.len() < MIN_SECRET_BYTES {
+                return Err(invalid(
+                    key,
+                    format!("must be at least {MIN_SECRET_BYTES} bytes in production"),
+                ));
+            }
+            if DEVELOPMENT_SECRETS.contains(&value) {
+                return Err(invalid(
+                    key,
+                    "is a development default; production needs a secret of its own",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_lifetimes(&self) -> Result<(), SettingsError> {
+        at_most("jwt.leeway", self.leeway, MAX_LEEWAY)?;
+        if self.refresh_grace_period >= self.refresh_ttl {
+            return Err(invalid(
+                "jwt.refresh_grace_period",
+                "must be shorter than the refresh token's lifetime (JWT_REFRESH_EXPIRES_IN)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl CookieSettings {
+    pub(super) fn check(&self) -> Result<(), SettingsError> {
+        if self.same_site == SameSite::None && !self.secure {
+            return Err(invalid(
+                "cookies.same_site",
+                "SameSite=None requires Secure cookies (set COOKIE_SECURE=true); browsers drop such cookies otherwise",
+            ));
+        }
+        if self.name_prefix && !self.secure {
+            return Err(invalid(
+                "cookies.name_prefix",
+                "the __Host-/__Secure- prefixes require Secure cookies (set COOKIE_SECURE=true)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl PasswordSettings {
+    pub(super) fn check(&self, profile: Profile) -> Result<(), SettingsError> {
+        if !(4..=31).contains(&self.bcrypt_cost) {
+            return Err(invalid("passwords.bcrypt_cost", "must be between 4 and 31"));
+        }
+        if profile == Profile::Production && self.bcrypt_cost < 10 {
+            return Err(invalid(
+                "passwords.bcrypt_cost",
+                "production requires a cost of at least 10",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_ignore_case_and_whitespace() {
+        for raw in ["None", "none", "NONE", " nOnE "] {
+            assert_eq!(raw.parse(), Ok(SameSite::None), "{raw:?}");
+        }
+        for raw in ["Lax", "lax", "LAX"] {
+            assert_eq!(raw.parse(), Ok(SameSite::Lax), "{raw:?}");
+        }
+        assert_eq!("strict".parse(), Ok(SameSite::Strict));
+        for raw in ["", "sideways", "lax;", "no ne", "nonee"] {
+            assert!(raw.parse::<SameSite>().is_err(), "{raw:?}");
+        }
+        for raw in ["pretty", "Text", "TEXT", " pretty"] {
+            assert_eq!(raw.parse(), Ok(LogFormat::Pretty), "{raw:?}");
+        }
+        assert_eq!("JSON".parse(), Ok(LogFormat::Json));
+        for raw in ["", "yaml", "jsonl"] {
+            assert!(raw.parse::<LogFormat>().is_err(), "{raw:?}");
+        }
+    }
+}
