@@ -34,6 +34,7 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("JWT_REFRESH_SECRET", "jwt.refresh_secret"),
     ("JWT_REFRESH_EXPIRES_IN", "jwt.refresh_expires_in"),
     ("REFRESH_GRACE_PERIOD", "jwt.refresh_grace_period"),
+    ("SESSION_MAX_LIFETIME", "jwt.session_max_lifetime"),
     ("FRONTEND_ORIGIN", "cors.frontend_origin"),
     ("COOKIE_SECURE", "cookies.secure"),
     ("COOKIE_SAMESITE", "cookies.same_site"),
@@ -321,6 +322,7 @@ mod tests {
         assert_eq!(s.jwt.access_ttl, Duration::from_secs(900));
         assert_eq!(s.jwt.refresh_ttl, Duration::from_secs(7 * DAY));
         assert_eq!(s.jwt.refresh_grace_period, Duration::from_secs(10));
+        assert_eq!(s.jwt.session_max_lifetime, Duration::from_secs(30 * DAY));
         assert_eq!(s.passwords.bcrypt_cost, 12);
         assert_eq!(s.passwords.queue, 16);
         assert!(s.passwords.workers > 0);
@@ -358,6 +360,7 @@ mod tests {
             ),
             ("BCRYPT_COST", "4"),
             ("REFRESH_GRACE_PERIOD", "0"),
+            ("SESSION_MAX_LIFETIME", "90d"),
             ("RATE_LIMIT_LOGIN_FAILURES", "5"),
             ("TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7,fd00::/8"),
             ("COOKIE_SAMESITE", "strict"),
@@ -375,6 +378,7 @@ mod tests {
         assert_eq!(s.jwt.access_ttl, Duration::from_secs(300));
         assert_eq!(s.jwt.refresh_ttl, Duration::from_secs(DAY));
         assert!(s.jwt.refresh_grace_period.is_zero());
+        assert_eq!(s.jwt.session_max_lifetime, Duration::from_secs(90 * DAY));
         assert_eq!(s.jwt.secret_bytes(), OWN_SECRETS[0].1.as_bytes());
         assert_eq!(s.jwt.refresh_secret_bytes(), OWN_SECRETS[1].1.as_bytes());
         assert_eq!(
@@ -493,6 +497,109 @@ mod tests {
         refused_naming(load(&[("JWT_EXPIRES_IN", "0")]), "JWT_EXPIRES_IN");
         refused_naming(load(&[("JWT_EXPIRES_IN", "-15m")]), "JWT_EXPIRES_IN");
         refused_naming(load(&[("JWT_EXPIRES_IN", "")]), "JWT_EXPIRES_IN");
+    }
+
+    #[test]
+    fn the_access_lifetime_is_at_most_a_day() {
+        assert!(load(&[("JWT_EXPIRES_IN", "1d")]).is_ok());
+        assert!(load(&[("JWT_EXPIRES_IN", "24h")]).is_ok());
+        for too_long in [
+            "25h",
+            "1d 1s",
+            "86401",
+            "2d",
+            "1w",
+            "15M",
+            "1y",
+            "999999999d",
+        ] {
+            let message = refused_naming(load(&[("JWT_EXPIRES_IN", too_long)]), "JWT_EXPIRES_IN");
+            assert!(message.contains("must be at most 1day"), "{message}");
+        }
+    }
+
+    #[test]
+    fn overflowing_lifetimes_are_refused_never_a_panic() {
+        for env in [
+            "JWT_EXPIRES_IN",
+            "JWT_REFRESH_EXPIRES_IN",
+            "REFRESH_GRACE_PERIOD",
+            "SESSION_MAX_LIFETIME",
+        ] {
+            for huge in [
+                "999999999d",
+                "18446744073709551615",
+                "18446744073709551615s 1000ms",
+                "99999999999999999999999y",
+                "9999999999y 9999999999y 9999999999y",
+            ] {
+                refused_naming(load(&[(env, huge)]), env);
+            }
+        }
+        refused_naming(
+            load(&[(
+                "APP_STORE__SESSION_PURGE_INTERVAL",
+                "18446744073709551615s 1000ms",
+            )]),
+            "store.session_purge_interval",
+        );
+    }
+
+    #[test]
+    fn the_refresh_lifetime_is_at_most_a_year() {
+        assert!(load(&[("JWT_REFRESH_EXPIRES_IN", "365d")]).is_ok());
+        for too_long in ["366d", "365d 1s", "1y", "13M", "53w"] {
+            refused_naming(
+                load(&[("JWT_REFRESH_EXPIRES_IN", too_long)]),
+                "JWT_REFRESH_EXPIRES_IN",
+            );
+        }
+    }
+
+    #[test]
+    fn the_grace_period_is_at_most_a_minute_and_shorter_than_refresh() {
+        assert!(load(&[("REFRESH_GRACE_PERIOD", "1m")]).is_ok());
+        assert!(load(&[("REFRESH_GRACE_PERIOD", "60")]).is_ok());
+        for too_long in ["61s", "1m 1ms", "1h", "60001ms"] {
+            refused_naming(
+                load(&[("REFRESH_GRACE_PERIOD", too_long)]),
+                "REFRESH_GRACE_PERIOD",
+            );
+        }
+        refused_naming(
+            load(&[
+                ("JWT_REFRESH_EXPIRES_IN", "10s"),
+                ("REFRESH_GRACE_PERIOD", "10s"),
+            ]),
+            "REFRESH_GRACE_PERIOD",
+        );
+        assert!(
+            load(&[
+                ("JWT_REFRESH_EXPIRES_IN", "2s"),
+                ("REFRESH_GRACE_PERIOD", "1s"),
+            ])
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_session_lifetime_bounds_refreshes() {
+        let s = load(&[("SESSION_MAX_LIFETIME", "12h")]).unwrap();
+        assert_eq!(s.jwt.session_max_lifetime, Duration::from_secs(12 * 3_600));
+        // As long as the access token is fine; shorter is not.
+        assert!(load(&[("JWT_EXPIRES_IN", "1h"), ("SESSION_MAX_LIFETIME", "1h")]).is_ok());
+        let message = refused_naming(
+            load(&[("JWT_EXPIRES_IN", "1h"), ("SESSION_MAX_LIFETIME", "59m")]),
+            "SESSION_MAX_LIFETIME",
+        );
+        assert!(message.contains("JWT_EXPIRES_IN"), "{message}");
+        assert!(load(&[("SESSION_MAX_LIFETIME", "365d")]).is_ok());
+        for bad in ["366d", "1y", "0", "", "forever"] {
+            refused_naming(
+                load(&[("SESSION_MAX_LIFETIME", bad)]),
+                "SESSION_MAX_LIFETIME",
+            );
+        }
     }
 
     #[test]

@@ -13,6 +13,16 @@ use serde::Deserialize;
 
 use super::{DEVELOPMENT_SECRETS, MIN_SECRET_BYTES, Origin, Profile, SettingsError, de, invalid};
 
+const MINUTE: Duration = Duration::from_secs(60);
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// An access token cannot be revoked: it lives on after a logout for its
+/// whole lifetime, so at most a day.
+const MAX_ACCESS_TTL: Duration = DAY;
+const MAX_REFRESH_TTL: Duration = Duration::from_secs(365 * 86_400);
+const MAX_SESSION_LIFETIME: Duration = MAX_REFRESH_TTL;
+/// The grace window only absorbs concurrent refreshes from one browser.
+const MAX_GRACE_PERIOD: Duration = MINUTE;
 const MAX_LEEWAY: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -105,6 +115,10 @@ pub struct JwtSettings {
         deserialize_with = "de::nonzero_duration"
     )]
     pub refresh_ttl: Duration,
+    /// The longest a session lives, however often it is refreshed: rotation
+    /// slides the refresh expiry, never past creation + this.
+    #[serde(deserialize_with = "de::nonzero_duration")]
+    pub session_max_lifetime: Duration,
     #[serde(deserialize_with = "de::non_empty")]
     pub issuer: String,
     #[serde(deserialize_with = "de::non_empty")]
@@ -262,10 +276,32 @@ impl JwtSettings {
 
     fn check_lifetimes(&self) -> Result<(), SettingsError> {
         at_most("jwt.leeway", self.leeway, MAX_LEEWAY)?;
+        at_most("jwt.expires_in", self.access_ttl, MAX_ACCESS_TTL)?;
+        at_most("jwt.refresh_expires_in", self.refresh_ttl, MAX_REFRESH_TTL)?;
+        at_most(
+            "jwt.refresh_grace_period",
+            self.refresh_grace_period,
+            MAX_GRACE_PERIOD,
+        )?;
         if self.refresh_grace_period >= self.refresh_ttl {
             return Err(invalid(
                 "jwt.refresh_grace_period",
                 "must be shorter than the refresh token's lifetime (JWT_REFRESH_EXPIRES_IN)",
+            ));
+        }
+        at_most(
+            "jwt.session_max_lifetime",
+            self.session_max_lifetime,
+            MAX_SESSION_LIFETIME,
+        )?;
+        if self.session_max_lifetime < self.access_ttl {
+            return Err(invalid(
+                "jwt.session_max_lifetime",
+                format!(
+                    "{} is shorter than the access token's lifetime (JWT_EXPIRES_IN, {})",
+                    format_duration(self.session_max_lifetime),
+                    format_duration(self.access_ttl)
+                ),
             ));
         }
         Ok(())
