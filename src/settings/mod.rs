@@ -43,8 +43,13 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("MONGO_DATABASE", "store.mongo_database"),
     ("SQLITE_PATH", "store.sqlite_path"),
     ("BCRYPT_COST", "passwords.bcrypt_cost"),
+    ("LOGIN_MAX_QUEUE_WAIT", "passwords.max_queue_wait"),
     ("RATE_LIMIT_PER_IP", "rate_limit.per_ip"),
     ("RATE_LIMIT_LOGIN_FAILURES", "rate_limit.login_failures"),
+    (
+        "RATE_LIMIT_LOGIN_FAILURES_PER_EMAIL",
+        "rate_limit.login_failures_per_email",
+    ),
     ("TRUSTED_PROXIES", "rate_limit.trusted_proxies"),
     ("LOG_FORMAT", "log.format"),
     ("RUST_LOG", "log.filter"),
@@ -216,6 +221,7 @@ impl Settings {
         self.jwt.check(self.profile)?;
         self.cookies.check()?;
         self.passwords.check(self.profile)?;
+        self.rate_limit.check()?;
         Ok(self)
     }
 }
@@ -324,10 +330,12 @@ mod tests {
         assert_eq!(s.jwt.refresh_grace_period, Duration::from_secs(10));
         assert_eq!(s.jwt.session_max_lifetime, Duration::from_secs(30 * DAY));
         assert_eq!(s.passwords.bcrypt_cost, 12);
-        assert_eq!(s.passwords.queue, 16);
+        assert_eq!(s.passwords.queue, 4096);
+        assert_eq!(s.passwords.max_queue_wait, Duration::from_secs(5));
         assert!(s.passwords.workers > 0);
         assert_eq!(s.rate_limit.per_ip, 100);
         assert_eq!(s.rate_limit.login_failures, 10);
+        assert_eq!(s.rate_limit.login_failures_per_email, 100);
         assert!(s.rate_limit.trusted_proxies.is_empty());
         assert_eq!(s.server.base_path, "/api");
         assert_eq!(s.server.body_limit_bytes, 16 * 1024);
@@ -361,7 +369,9 @@ mod tests {
             ("BCRYPT_COST", "4"),
             ("REFRESH_GRACE_PERIOD", "0"),
             ("SESSION_MAX_LIFETIME", "90d"),
+            ("LOGIN_MAX_QUEUE_WAIT", "250ms"),
             ("RATE_LIMIT_LOGIN_FAILURES", "5"),
+            ("RATE_LIMIT_LOGIN_FAILURES_PER_EMAIL", "50"),
             ("TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7,fd00::/8"),
             ("COOKIE_SAMESITE", "strict"),
             ("LOG_FORMAT", "JSON"),
@@ -391,7 +401,9 @@ mod tests {
         );
         assert_eq!(s.passwords.bcrypt_cost, 4);
         assert_eq!(s.passwords.queue, 8);
+        assert_eq!(s.passwords.max_queue_wait, Duration::from_millis(250));
         assert_eq!(s.rate_limit.login_failures, 5);
+        assert_eq!(s.rate_limit.login_failures_per_email, 50);
         let proxies: Vec<String> = s
             .rate_limit
             .trusted_proxies
@@ -525,6 +537,7 @@ mod tests {
             "JWT_REFRESH_EXPIRES_IN",
             "REFRESH_GRACE_PERIOD",
             "SESSION_MAX_LIFETIME",
+            "LOGIN_MAX_QUEUE_WAIT",
         ] {
             for huge in [
                 "999999999d",
@@ -600,6 +613,47 @@ mod tests {
                 "SESSION_MAX_LIFETIME",
             );
         }
+    }
+
+    #[test]
+    fn the_login_queue_wait_is_bounded() {
+        assert!(load(&[("LOGIN_MAX_QUEUE_WAIT", "60s")]).is_ok());
+        assert!(load(&[("LOGIN_MAX_QUEUE_WAIT", "1m")]).is_ok());
+        assert!(load(&[("LOGIN_MAX_QUEUE_WAIT", "1ms")]).is_ok());
+        for bad in ["0", "0s", "61s", "1h", "-1s"] {
+            refused_naming(
+                load(&[("LOGIN_MAX_QUEUE_WAIT", bad)]),
+                "LOGIN_MAX_QUEUE_WAIT",
+            );
+        }
+    }
+
+    #[test]
+    fn the_per_email_ceiling_is_at_least_the_per_network_limit() {
+        assert!(
+            load(&[
+                ("RATE_LIMIT_LOGIN_FAILURES", "10"),
+                ("RATE_LIMIT_LOGIN_FAILURES_PER_EMAIL", "10"),
+            ])
+            .is_ok()
+        );
+        let message = refused_naming(
+            load(&[
+                ("RATE_LIMIT_LOGIN_FAILURES", "10"),
+                ("RATE_LIMIT_LOGIN_FAILURES_PER_EMAIL", "9"),
+            ]),
+            "RATE_LIMIT_LOGIN_FAILURES_PER_EMAIL",
+        );
+        assert!(message.contains("RATE_LIMIT_LOGIN_FAILURES,"), "{message}");
+        // Raising only the per-network limit past the default ceiling.
+        refused_naming(
+            load(&[("RATE_LIMIT_LOGIN_FAILURES", "1000")]),
+            "RATE_LIMIT_LOGIN_FAILURES_PER_EMAIL",
+        );
+        refused_naming(
+            load(&[("RATE_LIMIT_LOGIN_FAILURES_PER_EMAIL", "0")]),
+            "RATE_LIMIT_LOGIN_FAILURES_PER_EMAIL",
+        );
     }
 
     #[test]

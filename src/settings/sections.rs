@@ -24,6 +24,7 @@ const MAX_SESSION_LIFETIME: Duration = MAX_REFRESH_TTL;
 /// The grace window only absorbs concurrent refreshes from one browser.
 const MAX_GRACE_PERIOD: Duration = MINUTE;
 const MAX_LEEWAY: Duration = Duration::from_secs(5);
+const MAX_QUEUE_WAIT: Duration = MINUTE;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
@@ -178,8 +179,13 @@ pub struct PasswordSettings {
     /// Threads that run bcrypt; default: the machine's cores.
     #[serde(default = "de::cores", deserialize_with = "de::workers_or_cores")]
     pub workers: usize,
-    /// bcrypt jobs that may wait for a thread; past that, logins get 503.
+    /// bcrypt jobs that may wait for a thread: a memory bound only; how long
+    /// a login may wait is `max_queue_wait`.
     pub queue: usize,
+    /// A login waits for a bcrypt thread while its expected wait is within
+    /// this; beyond it the login is shed with 503.
+    #[serde(deserialize_with = "de::nonzero_duration")]
+    pub max_queue_wait: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -190,9 +196,13 @@ pub struct RateLimitSettings {
     /// Requests per client IP per window on login, register and refresh.
     #[serde(deserialize_with = "de::positive")]
     pub per_ip: u32,
-    /// Failed logins per email per window.
+    /// Failed logins per (email, client network) per window.
     #[serde(deserialize_with = "de::positive")]
     pub login_failures: u32,
+    /// Failed logins per email per window across all networks: the ceiling
+    /// for a guesser spread over many addresses.
+    #[serde(deserialize_with = "de::positive")]
+    pub login_failures_per_email: u32,
     /// Proxies whose `X-Forwarded-For` is believed.
     #[serde(deserialize_with = "de::proxies")]
     pub trusted_proxies: Vec<IpNet>,
@@ -335,6 +345,26 @@ impl PasswordSettings {
             return Err(invalid(
                 "passwords.bcrypt_cost",
                 "production requires a cost of at least 10",
+            ));
+        }
+        at_most(
+            "passwords.max_queue_wait",
+            self.max_queue_wait,
+            MAX_QUEUE_WAIT,
+        )
+    }
+}
+
+impl RateLimitSettings {
+    pub(super) fn check(&self) -> Result<(), SettingsError> {
+        if self.login_failures_per_email < self.login_failures {
+            return Err(invalid(
+                "rate_limit.login_failures_per_email",
+                format!(
+                    "{} is below rate_limit.login_failures (RATE_LIMIT_LOGIN_FAILURES, {}); \
+                     the per-email ceiling must be at least the per-network limit",
+                    self.login_failures_per_email, self.login_failures
+                ),
             ));
         }
         Ok(())
