@@ -14,6 +14,7 @@ mod origin;
 mod sections;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -35,6 +36,7 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("JWT_REFRESH_EXPIRES_IN", "jwt.refresh_expires_in"),
     ("REFRESH_GRACE_PERIOD", "jwt.refresh_grace_period"),
     ("SESSION_MAX_LIFETIME", "jwt.session_max_lifetime"),
+    ("EXPOSE_ACCESS_TOKEN", "jwt.expose_access_token"),
     ("FRONTEND_ORIGIN", "cors.frontend_origin"),
     ("COOKIE_SECURE", "cookies.secure"),
     ("COOKIE_SAMESITE", "cookies.same_site"),
@@ -56,7 +58,8 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
 ];
 
 /// The secrets of the `local` profile. Production refuses to start with any of
-/// them (a unit test keeps this list and `config/local.toml` in step).
+/// them, and `local` refuses them off loopback (a unit test keeps this list
+/// and `config/local.toml` in step).
 pub const DEVELOPMENT_SECRETS: &[&str] = &[
     "DEVELOPMENT-ONLY-access-token-secret-do-not-deploy",
     "DEVELOPMENT-ONLY-refresh-token-secret-do-not-deploy",
@@ -219,10 +222,31 @@ impl Settings {
     /// The rules between values and those of the profile.
     fn checked(self) -> Result<Self, SettingsError> {
         self.jwt.check(self.profile)?;
-        self.cookies.check()?;
+        self.cookies.check(self.profile)?;
+        self.cors.check(self.profile)?;
         self.passwords.check(self.profile)?;
         self.rate_limit.check()?;
+        self.check_development_secrets_stay_local()?;
         Ok(self)
+    }
+
+    /// The development secrets are published: with them, anyone who can reach
+    /// the port can mint tokens. `local` may use them on loopback only.
+    fn check_development_secrets_stay_local(&self) -> Result<(), SettingsError> {
+        if self.profile == Profile::Local
+            && self.jwt.uses_development_secrets()
+            && !is_loopback_host(&self.server.host)
+        {
+            return Err(invalid(
+                "server.host",
+                format!(
+                    "{:?} is reachable from other machines but the JWT secrets are the published \
+                     development ones: set JWT_SECRET and JWT_REFRESH_SECRET, or bind to 127.0.0.1",
+                    self.server.host
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -267,6 +291,19 @@ fn layers(
         }
     }
     Ok(builder.build()?)
+}
+
+/// `127.0.0.0/8`, `::1` (bracketed or not, or IPv4-mapped) or `localhost`.
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim();
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 #[cfg(test)]
@@ -329,6 +366,7 @@ mod tests {
         assert_eq!(s.jwt.refresh_ttl, Duration::from_secs(7 * DAY));
         assert_eq!(s.jwt.refresh_grace_period, Duration::from_secs(10));
         assert_eq!(s.jwt.session_max_lifetime, Duration::from_secs(30 * DAY));
+        assert!(!s.jwt.expose_access_token);
         assert_eq!(s.passwords.bcrypt_cost, 12);
         assert_eq!(s.passwords.queue, 4096);
         assert_eq!(s.passwords.max_queue_wait, Duration::from_secs(5));
@@ -354,6 +392,7 @@ mod tests {
         let s = load(&[]).unwrap();
         assert!(DEVELOPMENT_SECRETS.contains(&s.jwt.secret.expose_secret()));
         assert!(DEVELOPMENT_SECRETS.contains(&s.jwt.refresh_secret.expose_secret()));
+        assert!(s.jwt.uses_development_secrets());
     }
 
     #[test]
@@ -369,6 +408,7 @@ mod tests {
             ("BCRYPT_COST", "4"),
             ("REFRESH_GRACE_PERIOD", "0"),
             ("SESSION_MAX_LIFETIME", "90d"),
+            ("EXPOSE_ACCESS_TOKEN", "true"),
             ("LOGIN_MAX_QUEUE_WAIT", "250ms"),
             ("RATE_LIMIT_LOGIN_FAILURES", "5"),
             ("RATE_LIMIT_LOGIN_FAILURES_PER_EMAIL", "50"),
@@ -389,6 +429,7 @@ mod tests {
         assert_eq!(s.jwt.refresh_ttl, Duration::from_secs(DAY));
         assert!(s.jwt.refresh_grace_period.is_zero());
         assert_eq!(s.jwt.session_max_lifetime, Duration::from_secs(90 * DAY));
+        assert!(s.jwt.expose_access_token);
         assert_eq!(s.jwt.secret_bytes(), OWN_SECRETS[0].1.as_bytes());
         assert_eq!(s.jwt.refresh_secret_bytes(), OWN_SECRETS[1].1.as_bytes());
         assert_eq!(
@@ -657,6 +698,55 @@ mod tests {
     }
 
     #[test]
+    fn local_refuses_development_secrets_off_loopback() {
+        for host in [
+            "0.0.0.0",
+            " 0.0.0.0 ",
+            "::",
+            "[::]",
+            "192.168.1.5",
+            "10.0.0.1",
+            "example.com",
+            "localhost.evil.com",
+            "127.0.0.1.nip.io",
+        ] {
+            let message = refused_naming(load(&[("HOST", host)]), "HOST");
+            assert!(
+                message.contains("JWT_SECRET")
+                    && message.contains("JWT_REFRESH_SECRET")
+                    && message.contains("127.0.0.1"),
+                "{message}"
+            );
+            refused_naming(load(&[("APP_SERVER__HOST", host)]), "HOST");
+        }
+        // One own secret is not enough: the other can still be forged.
+        refused_naming(load(&[("HOST", "0.0.0.0"), OWN_SECRETS[0]]), "HOST");
+        refused_naming(load(&[("HOST", "0.0.0.0"), OWN_SECRETS[1]]), "HOST");
+    }
+
+    #[test]
+    fn local_development_secrets_are_fine_on_loopback() {
+        for host in [
+            "127.0.0.1",
+            "127.1.2.3",
+            "::1",
+            "[::1]",
+            "::ffff:127.0.0.1",
+            "localhost",
+            "LOCALHOST",
+        ] {
+            assert!(load(&[("HOST", host)]).is_ok(), "{host}");
+        }
+    }
+
+    #[test]
+    fn local_with_own_secrets_may_listen_everywhere() {
+        let s = load(&[("HOST", "0.0.0.0"), OWN_SECRETS[0], OWN_SECRETS[1]]).unwrap();
+        assert_eq!(s.server.host, "0.0.0.0");
+        assert!(!s.jwt.uses_development_secrets());
+    }
+
+    #[test]
     fn same_site_none_is_fine_with_secure() {
         let s = load(&[("COOKIE_SAMESITE", "None"), ("COOKIE_SECURE", "true")]).unwrap();
         assert_eq!(s.cookies.same_site, SameSite::None);
@@ -672,6 +762,48 @@ mod tests {
         assert!(s.cookies.secure);
         assert_eq!(s.server.host, "0.0.0.0");
         assert_eq!(s.log.format, LogFormat::Json);
+        assert!(!s.jwt.expose_access_token);
+        assert!(
+            production(&[("EXPOSE_ACCESS_TOKEN", "true")])
+                .unwrap()
+                .jwt
+                .expose_access_token
+        );
+    }
+
+    #[test]
+    fn production_refuses_insecure_cookies() {
+        for off in ["false", "FALSE", "0", "no", "off"] {
+            let message = refused_naming(production(&[("COOKIE_SECURE", off)]), "COOKIE_SECURE");
+            assert!(message.contains("production"), "{message}");
+        }
+        refused_naming(
+            production(&[("APP_COOKIES__SECURE", "false")]),
+            "COOKIE_SECURE",
+        );
+    }
+
+    #[test]
+    fn production_refuses_plain_http_origins_except_loopback() {
+        for bad in [
+            "http://app.example.com",
+            "https://app.example.com, http://admin.example.com",
+            "http://localhost.evil.com:5173",
+            "http://10.0.0.5:5173",
+            "http://0.0.0.0:5173",
+            "HTTP://APP.EXAMPLE.COM",
+        ] {
+            refused_naming(production(&[("FRONTEND_ORIGIN", bad)]), "FRONTEND_ORIGIN");
+        }
+        for fine in [
+            "http://localhost:5173",
+            "http://127.0.0.1:5173",
+            "http://[::1]:5173",
+            "HTTPS://App.Example.com:443",
+            "https://app.example.com, http://localhost:5173",
+        ] {
+            assert!(production(&[("FRONTEND_ORIGIN", fine)]).is_ok(), "{fine}");
+        }
     }
 
     #[test]

@@ -243,6 +243,13 @@ impl JwtSettings {
         self.refresh_secret.expose_secret().as_bytes()
     }
 
+    /// Whether either secret is one of the published development values.
+    pub fn uses_development_secrets(&self) -> bool {
+        [&self.secret, &self.refresh_secret]
+            .iter()
+            .any(|s| DEVELOPMENT_SECRETS.contains(&s.expose_secret()))
+    }
+
     pub(super) fn check(&self, profile: Profile) -> Result<(), SettingsError> {
         self.check_secrets(profile)?;
         self.check_lifetimes()
@@ -319,7 +326,7 @@ impl JwtSettings {
 }
 
 impl CookieSettings {
-    pub(super) fn check(&self) -> Result<(), SettingsError> {
+    pub(super) fn check(&self, profile: Profile) -> Result<(), SettingsError> {
         if self.same_site == SameSite::None && !self.secure {
             return Err(invalid(
                 "cookies.same_site",
@@ -332,7 +339,34 @@ impl CookieSettings {
                 "the __Host-/__Secure- prefixes require Secure cookies (set COOKIE_SECURE=true)",
             ));
         }
+        if profile == Profile::Production && !self.secure {
+            return Err(invalid(
+                "cookies.secure",
+                "production requires Secure cookies: serve the API over HTTPS and leave COOKIE_SECURE=true",
+            ));
+        }
         Ok(())
+    }
+}
+
+impl CorsSettings {
+    pub(super) fn check(&self, profile: Profile) -> Result<(), SettingsError> {
+        if profile != Profile::Production {
+            return Ok(());
+        }
+        match self
+            .frontend_origins
+            .iter()
+            .find(|o| !o.is_https() && !o.is_loopback())
+        {
+            Some(origin) => Err(invalid(
+                "cors.frontend_origin",
+                format!(
+                    "{origin} is not https; production allows http only for localhost, 127.0.0.1 or [::1]"
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 }
 
