@@ -18,10 +18,12 @@ use super::middleware::REQUEST_ID;
 use crate::auth::ApiError;
 
 /// The CORS policy for the configured origins.
-pub fn policy(origins: &[String]) -> Cors {
+pub fn policy(origins: &[crate::settings::Origin]) -> Cors {
     origins
         .iter()
-        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
+        .fold(Cors::default(), |cors, origin| {
+            cors.allowed_origin(origin.as_str())
+        })
         .allowed_methods([
             Method::GET,
             Method::POST,

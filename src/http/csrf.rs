@@ -17,18 +17,19 @@ use actix_web::{ResponseError, web};
 use super::HttpState;
 use super::extractors::client_info;
 use crate::auth::ApiError;
+use crate::settings::Origin;
 use crate::state::AppState;
 use crate::telemetry::metrics::AuthEvent;
 
 /// The origins the CORS and CSRF rules allow.
 #[derive(Debug, Clone)]
 pub struct AllowedOrigins {
-    origins: Vec<String>,
+    origins: Vec<Origin>,
     refuse_cross_site: bool,
 }
 
 impl AllowedOrigins {
-    pub fn new(origins: Vec<String>, refuse_cross_site: bool) -> Self {
+    pub fn new(origins: Vec<Origin>, refuse_cross_site: bool) -> Self {
         Self {
             origins,
             refuse_cross_site,
@@ -36,11 +37,9 @@ impl AllowedOrigins {
     }
 
     pub fn allows(&self, origin: &str) -> bool {
-        self.origins.iter().any(|o| o.eq_ignore_ascii_case(origin))
-    }
-
-    pub fn list(&self) -> &[String] {
-        &self.origins
+        self.origins
+            .iter()
+            .any(|o| o.as_str().eq_ignore_ascii_case(origin))
     }
 
     /// Whether a state-changing request may proceed; `Err` says why not.
@@ -59,21 +58,13 @@ impl AllowedOrigins {
             };
         }
         match headers.get(header::REFERER).and_then(|r| r.to_str().ok()) {
-            Some(referer) if origin_of(referer).is_some_and(|o| self.allows(o)) => Ok(()),
+            Some(referer) if Origin::of_url(referer).is_some_and(|o| self.allows(o.as_str())) => {
+                Ok(())
+            }
             Some(_) => Err("referer not allowed"),
             None => Err("missing Origin and Referer"),
         }
     }
-}
-
-/// `scheme://host[:port]` of a URL.
-fn origin_of(url: &str) -> Option<&str> {
-    let scheme_end = url.find("://")? + 3;
-    let rest = &url[scheme_end..];
-    let end = rest
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| scheme_end + i);
-    Some(&url[..end])
 }
 
 fn state_changing(method: &Method) -> bool {
@@ -114,7 +105,7 @@ mod tests {
     use actix_web::test::TestRequest;
 
     fn origins() -> AllowedOrigins {
-        AllowedOrigins::new(vec!["http://localhost:5173".into()], true)
+        AllowedOrigins::new(vec![Origin::parse("http://localhost:5173").unwrap()], true)
     }
 
     fn verdict(headers: &[(&str, &str)]) -> Result<(), &'static str> {
@@ -163,7 +154,7 @@ mod tests {
             ]),
             Ok(())
         );
-        let lenient = AllowedOrigins::new(vec!["http://localhost:5173".into()], false);
+        let lenient = AllowedOrigins::new(vec![Origin::parse("http://localhost:5173").unwrap()], false);
         let req = TestRequest::default()
             .insert_header(("origin", "http://localhost:5173"))
             .insert_header(("sec-fetch-site", "cross-site"))

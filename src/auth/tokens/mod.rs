@@ -295,6 +295,7 @@ mod tests {
             refresh_secret: SecretString::from("test-refresh-secret-0123456789abcdef"),
             access_ttl: Duration::from_secs(900),
             refresh_ttl: Duration::from_secs(7 * 86_400),
+            session_max_lifetime: Duration::from_secs(30 * 86_400),
             issuer: "tokengate".into(),
             audience: "tokengate-spa".into(),
             leeway: Duration::from_secs(5),

@@ -1,0 +1,432 @@
+//! The typed sections, read straight from the files and variables by derive
+//! (each value parsed by its type or a `de` helper), then checked for the
+//! rules that span several values or depend on the profile.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use humantime_serde::re::humantime::format_duration;
+use ipnet::IpNet;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use super::{DEVELOPMENT_SECRETS, MIN_SECRET_BYTES, Origin, Profile, SettingsError, de, invalid};
+
+const MINUTE: Duration = Duration::from_secs(60);
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// An access token cannot be revoked: it lives on after a logout for its
+/// whole lifetime, so at most a day.
+const MAX_ACCESS_TTL: Duration = DAY;
+const MAX_REFRESH_TTL: Duration = Duration::from_secs(365 * 86_400);
+const MAX_SESSION_LIFETIME: Duration = MAX_REFRESH_TTL;
+/// The grace window only absorbs concurrent refreshes from one browser.
+const MAX_GRACE_PERIOD: Duration = MINUTE;
+const MAX_LEEWAY: Duration = Duration::from_secs(5);
+const MAX_QUEUE_WAIT: Duration = MINUTE;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum SameSite {
+    Strict,
+    Lax,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Any case, surrounding whitespace ignored: `Lax`, `lax`, ` LAX `.
+impl FromStr for SameSite {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "strict" => Ok(SameSite::Strict),
+            "lax" => Ok(SameSite::Lax),
+            "none" => Ok(SameSite::None),
+            _ => Err(format!("{raw:?} is not Strict, Lax or None")),
+        }
+    }
+}
+
+/// Any case: `pretty` (or `text`) and `json`.
+impl FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "pretty" | "text" => Ok(LogFormat::Pretty),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(format!("{raw:?} is not pretty or json")),
+        }
+    }
+}
+
+impl TryFrom<String> for SameSite {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        raw.parse()
+    }
+}
+
+impl TryFrom<String> for LogFormat {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        raw.parse()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    #[serde(deserialize_with = "de::non_empty")]
+    pub host: String,
+    pub port: u16,
+    /// Where the API lives, `/api` by default.
+    #[serde(deserialize_with = "de::base_path")]
+    pub base_path: String,
+    #[serde(deserialize_with = "de::positive")]
+    pub body_limit_bytes: usize,
+    #[serde(default, deserialize_with = "de::zero_is_none")]
+    pub workers: Option<usize>,
+    /// How long in-flight requests may take to finish at shutdown.
+    #[serde(deserialize_with = "de::duration")]
+    pub shutdown_timeout: Duration,
+    /// Serve the interactive API docs page at `<base>/docs`.
+    pub api_docs: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtSettings {
+    pub secret: SecretString,
+    pub refresh_secret: SecretString,
+    #[serde(rename = "expires_in", deserialize_with = "de::nonzero_duration")]
+    pub access_ttl: Duration,
+    #[serde(
+        rename = "refresh_expires_in",
+        deserialize_with = "de::nonzero_duration"
+    )]
+    pub refresh_ttl: Duration,
+    /// The longest a session lives, however often it is refreshed: rotation
+    /// slides the refresh expiry, never past creation + this.
+    #[serde(deserialize_with = "de::nonzero_duration")]
+    pub session_max_lifetime: Duration,
+    #[serde(deserialize_with = "de::non_empty")]
+    pub issuer: String,
+    #[serde(deserialize_with = "de::non_empty")]
+    pub audience: String,
+    /// Clock skew allowed when checking `exp` (at most 5 s).
+    #[serde(deserialize_with = "de::duration")]
+    pub leeway: Duration,
+    /// How long the immediately previous refresh token is still answered
+    /// after a rotation; zero turns the grace window off.
+    #[serde(deserialize_with = "de::duration")]
+    pub refresh_grace_period: Duration,
+    /// Whether login and refresh also return the access token in the body.
+    pub expose_access_token: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CookieSettings {
+    pub secure: bool,
+    pub same_site: SameSite,
+    #[serde(default, deserialize_with = "de::cookie_domain")]
+    pub domain: Option<String>,
+    /// Use the `__Host-` (access) and `__Secure-` (refresh) name prefixes.
+    pub name_prefix: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsSettings {
+    /// Exact origins allowed to call with credentials (`cors.frontend_origin`,
+    /// comma-separated).
+    #[serde(rename = "frontend_origin", deserialize_with = "de::origins")]
+    pub frontend_origins: Vec<Origin>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    #[serde(default, deserialize_with = "de::mongo_uri")]
+    pub mongo_uri: Option<SecretString>,
+    #[serde(deserialize_with = "de::non_empty")]
+    pub mongo_database: String,
+    #[serde(deserialize_with = "de::duration")]
+    pub mongo_server_selection_timeout: Duration,
+    #[serde(deserialize_with = "de::non_empty_path")]
+    pub sqlite_path: PathBuf,
+    #[serde(deserialize_with = "de::positive")]
+    pub sqlite_pool_size: usize,
+    #[serde(deserialize_with = "de::nonzero_duration")]
+    pub session_purge_interval: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordSettings {
+    pub bcrypt_cost: u32,
+    /// Threads that run bcrypt; default: the machine's cores.
+    #[serde(default = "de::cores", deserialize_with = "de::workers_or_cores")]
+    pub workers: usize,
+    /// bcrypt jobs that may wait for a thread: a memory bound only; how long
+    /// a login may wait is `max_queue_wait`.
+    pub queue: usize,
+    /// A login waits for a bcrypt thread while its expected wait is within
+    /// this; beyond it the login is shed with 503.
+    #[serde(deserialize_with = "de::nonzero_duration")]
+    pub max_queue_wait: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    #[serde(deserialize_with = "de::nonzero_duration")]
+    pub window: Duration,
+    /// Requests per client IP per window on login, register and refresh.
+    #[serde(deserialize_with = "de::positive")]
+    pub per_ip: u32,
+    /// Failed logins per (email, client network) per window.
+    #[serde(deserialize_with = "de::positive")]
+    pub login_failures: u32,
+    /// Failed logins per email per window across all networks: the ceiling
+    /// for a guesser spread over many addresses.
+    #[serde(deserialize_with = "de::positive")]
+    pub login_failures_per_email: u32,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    #[serde(deserialize_with = "de::proxies")]
+    pub trusted_proxies: Vec<IpNet>,
+    /// The most keys a limiter tracks at once; its memory bound.
+    #[serde(deserialize_with = "de::positive")]
+    pub max_keys: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    #[serde(deserialize_with = "de::log_filter")]
+    pub filter: String,
+}
+
+/// `Err` naming `key` unless `value <= max`.
+fn at_most(key: &str, value: Duration, max: Duration) -> Result<(), SettingsError> {
+    if value > max {
+        return Err(invalid(
+            key,
+            format!(
+                "must be at most {}, not {}",
+                format_duration(max),
+                format_duration(value)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl JwtSettings {
+    pub fn secret_bytes(&self) -> &[u8] {
+        self.secret.expose_secret().as_bytes()
+    }
+
+    pub fn refresh_secret_bytes(&self) -> &[u8] {
+        self.refresh_secret.expose_secret().as_bytes()
+    }
+
+    /// Whether either secret is one of the published development values.
+    pub fn uses_development_secrets(&self) -> bool {
+        [&self.secret, &self.refresh_secret]
+            .iter()
+            .any(|s| DEVELOPMENT_SECRETS.contains(&s.expose_secret()))
+    }
+
+    pub(super) fn check(&self, profile: Profile) -> Result<(), SettingsError> {
+        self.check_secrets(profile)?;
+        self.check_lifetimes()
+    }
+
+    fn check_secrets(&self, profile: Profile) -> Result<(), SettingsError> {
+        let secrets = [
+            ("jwt.secret", self.secret.expose_secret()),
+            ("jwt.refresh_secret", self.refresh_secret.expose_secret()),
+        ];
+        for (key, value) in secrets {
+            if value.is_empty() {
+                return Err(invalid(key, "is required"));
+            }
+        }
+        if self.secret.expose_secret() == self.refresh_secret.expose_secret() {
+            return Err(invalid(
+                "jwt.refresh_secret",
+                "must differ from jwt.secret (JWT_SECRET)",
+            ));
+        }
+        if profile != Profile::Production {
+            return Ok(());
+        }
+        for (key, value) in secrets {
+            if value.len() < MIN_SECRET_BYTES {
+                return Err(invalid(
+                    key,
+                    format!("must be at least {MIN_SECRET_BYTES} bytes in production"),
+                ));
+            }
+            if DEVELOPMENT_SECRETS.contains(&value) {
+                return Err(invalid(
+                    key,
+                    "is a development default; production needs a secret of its own",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_lifetimes(&self) -> Result<(), SettingsError> {
+        at_most("jwt.leeway", self.leeway, MAX_LEEWAY)?;
+        at_most("jwt.expires_in", self.access_ttl, MAX_ACCESS_TTL)?;
+        at_most("jwt.refresh_expires_in", self.refresh_ttl, MAX_REFRESH_TTL)?;
+        at_most(
+            "jwt.refresh_grace_period",
+            self.refresh_grace_period,
+            MAX_GRACE_PERIOD,
+        )?;
+        if self.refresh_grace_period >= self.refresh_ttl {
+            return Err(invalid(
+                "jwt.refresh_grace_period",
+                "must be shorter than the refresh token's lifetime (JWT_REFRESH_EXPIRES_IN)",
+            ));
+        }
+        at_most(
+            "jwt.session_max_lifetime",
+            self.session_max_lifetime,
+            MAX_SESSION_LIFETIME,
+        )?;
+        if self.session_max_lifetime < self.access_ttl {
+            return Err(invalid(
+                "jwt.session_max_lifetime",
+                format!(
+                    "{} is shorter than the access token's lifetime (JWT_EXPIRES_IN, {})",
+                    format_duration(self.session_max_lifetime),
+                    format_duration(self.access_ttl)
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl CookieSettings {
+    pub(super) fn check(&self, profile: Profile) -> Result<(), SettingsError> {
+        if self.same_site == SameSite::None && !self.secure {
+            return Err(invalid(
+                "cookies.same_site",
+                "SameSite=None requires Secure cookies (set COOKIE_SECURE=true); browsers drop such cookies otherwise",
+            ));
+        }
+        if self.name_prefix && !self.secure {
+            return Err(invalid(
+                "cookies.name_prefix",
+                "the __Host-/__Secure- prefixes require Secure cookies (set COOKIE_SECURE=true)",
+            ));
+        }
+        if profile == Profile::Production && !self.secure {
+            return Err(invalid(
+                "cookies.secure",
+                "production requires Secure cookies: serve the API over HTTPS and leave COOKIE_SECURE=true",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl CorsSettings {
+    pub(super) fn check(&self, profile: Profile) -> Result<(), SettingsError> {
+        if profile != Profile::Production {
+            return Ok(());
+        }
+        match self
+            .frontend_origins
+            .iter()
+            .find(|o| !o.is_https() && !o.is_loopback())
+        {
+            Some(origin) => Err(invalid(
+                "cors.frontend_origin",
+                format!(
+                    "{origin} is not https; production allows http only for localhost, 127.0.0.1 or [::1]"
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+impl PasswordSettings {
+    pub(super) fn check(&self, profile: Profile) -> Result<(), SettingsError> {
+        if !(4..=31).contains(&self.bcrypt_cost) {
+            return Err(invalid("passwords.bcrypt_cost", "must be between 4 and 31"));
+        }
+        if profile == Profile::Production && self.bcrypt_cost < 10 {
+            return Err(invalid(
+                "passwords.bcrypt_cost",
+                "production requires a cost of at least 10",
+            ));
+        }
+        at_most(
+            "passwords.max_queue_wait",
+            self.max_queue_wait,
+            MAX_QUEUE_WAIT,
+        )
+    }
+}
+
+impl RateLimitSettings {
+    pub(super) fn check(&self) -> Result<(), SettingsError> {
+        if self.login_failures_per_email < self.login_failures {
+            return Err(invalid(
+                "rate_limit.login_failures_per_email",
+                format!(
+                    "{} is below rate_limit.login_failures (RATE_LIMIT_LOGIN_FAILURES, {}); \
+                     the per-email ceiling must be at least the per-network limit",
+                    self.login_failures_per_email, self.login_failures
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_ignore_case_and_whitespace() {
+        for raw in ["None", "none", "NONE", " nOnE "] {
+            assert_eq!(raw.parse(), Ok(SameSite::None), "{raw:?}");
+        }
+        for raw in ["Lax", "lax", "LAX"] {
+            assert_eq!(raw.parse(), Ok(SameSite::Lax), "{raw:?}");
+        }
+        assert_eq!("strict".parse(), Ok(SameSite::Strict));
+        for raw in ["", "sideways", "lax;", "no ne", "nonee"] {
+            assert!(raw.parse::<SameSite>().is_err(), "{raw:?}");
+        }
+        for raw in ["pretty", "Text", "TEXT", " pretty"] {
+            assert_eq!(raw.parse(), Ok(LogFormat::Pretty), "{raw:?}");
+        }
+        assert_eq!("JSON".parse(), Ok(LogFormat::Json));
+        for raw in ["", "yaml", "jsonl"] {
+            assert!(raw.parse::<LogFormat>().is_err(), "{raw:?}");
+        }
+    }
+}
