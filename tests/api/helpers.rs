@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use actix_web::dev::ServerHandle;
+use actix_web::http::Method;
+use base64::Engine;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 use tokengate::settings::Settings;
@@ -204,4 +206,21 @@ pub fn cookie_value(res: &reqwest::Response, name: &str) -> Option<String> {
             .1
             .to_owned()
     })
+}
+
+/// The `sid` claim of a JWT (payload only; the test trusts its own server).
+pub fn session_id_of(jwt: &str) -> String {
+    let payload = jwt.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    claims["sid"].as_str().unwrap().to_owned()
+}
+
+/// actix and reqwest use different versions of the `http` crate.
+pub fn reqwest_method(method: &Method) -> reqwest::Method {
+    reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap()
 }
