@@ -1,16 +1,23 @@
 //! Starts the real application on a random loopback port with a fresh SQLite
 //! file, and talks to it over HTTP.
+//!
+//! The servers' logs are dropped unless `TEST_LOG` is set:
+//! `TEST_LOG=1 cargo test --test api some_test -- --nocapture` prints them
+//! (at `RUST_LOG`, default `info`). Without `--nocapture`, libtest shows the
+//! log a failed test captured with its failure.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Once;
 
 use actix_web::dev::ServerHandle;
 use actix_web::http::Method;
 use base64::Engine;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
-use tokengate::settings::Settings;
+use tokengate::settings::{LogSettings, Settings};
 use tokengate::startup::Application;
+use tokengate::telemetry;
 
 pub const ORIGIN: &str = "http://localhost:5173";
 pub const PASSWORD: &str = "correct horse battery";
@@ -54,7 +61,31 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     spawn_with_settings(test_settings(extra)).await
 }
 
+/// Installs, once per process, the subscriber every test's server logs to:
+/// with `TEST_LOG` set, libtest's captured stdout at `RUST_LOG` (default
+/// `info`); otherwise a sink at the test settings' level (`warn`), so the
+/// logging code runs without printing.
+fn init_test_log(settings: &LogSettings) {
+    static TEST_LOG: Once = Once::new();
+    TEST_LOG.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some_and(|v| !v.is_empty()) {
+            let shown = LogSettings {
+                format: settings.format,
+                filter: std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned()),
+            };
+            let installed = telemetry::init(&shown, tracing_subscriber::fmt::TestWriter::new());
+            assert!(
+                installed,
+                "TEST_LOG: a tracing subscriber was already installed"
+            );
+        } else {
+            telemetry::init(settings, std::io::sink);
+        }
+    });
+}
+
 pub async fn spawn_with_settings(settings: Settings) -> TestApp {
+    init_test_log(&settings.log);
     let db_path = settings.store.sqlite_path.clone();
     let app = Application::build(settings).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
