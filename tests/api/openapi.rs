@@ -327,3 +327,35 @@ async fn the_docs_page_is_served_locally_only() {
     let app = spawn_app_with(&[("APP_SERVER__API_DOCS", "false")]).await;
     assert_eq!(app.get("/api/docs").await.status(), 404);
 }
+
+/// docs/API.md, written by hand, has a `### METHOD /path` heading for every
+/// operation the service documents, so the prose cannot fall behind the
+/// document.
+#[tokio::test]
+async fn docs_api_md_has_a_heading_for_every_operation() {
+    let app = spawn_app().await;
+    let doc = openapi(&app, "/api/openapi.json").await;
+    let operations = documented(&doc);
+    assert!(!operations.is_empty(), "the document has no operations");
+
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/API.md");
+    let (text, unreadable) = match std::fs::read_to_string(&file) {
+        Ok(text) => (text, None),
+        Err(e) => (String::new(), Some(e)),
+    };
+    let headings: BTreeSet<&str> = text.lines().map(str::trim_end).collect();
+    let missing: Vec<String> = operations
+        .iter()
+        .map(|(method, path)| format!("### {method} {path}"))
+        .filter(|heading| !headings.contains(heading.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} lacks a heading for {} of the {} operations of the OpenAPI document{}:\n{}",
+        file.display(),
+        missing.len(),
+        operations.len(),
+        unreadable.map_or(String::new(), |e| format!(" (cannot read it: {e})")),
+        missing.join("\n")
+    );
+}
