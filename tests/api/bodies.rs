@@ -1,6 +1,6 @@
 //! Bad input never reaches a 500: every refusal has the JSON error shape.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
@@ -174,4 +174,37 @@ async fn health_endpoints() {
     assert_eq!(res.status(), 200);
     let res = bare().get(app.url("/health/ready")).send().await.unwrap();
     assert_eq!(res.status(), 200);
+}
+
+/// Found by schemathesis.
+#[tokio::test]
+async fn a_json_array_is_not_an_object_body() {
+    let app = spawn_app().await;
+    // serde's derived structs accept `[field values...]`; the API does not.
+    let email = unique_email();
+    let res = app
+        .post_json("/api/auth/register", &json!(["Ada", email, PASSWORD]))
+        .await;
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["message"].as_str().unwrap().contains("object"),
+        "{body}"
+    );
+    assert_eq!(
+        app.register(&email).await.status(),
+        201,
+        "no user was created"
+    );
+
+    let (_, login) = app.signed_in().await;
+    let token = login["accessToken"].as_str().unwrap();
+    let res = bare()
+        .put(app.url("/api/report/setting"))
+        .bearer_auth(token)
+        .json(&json!(["DAILY", false]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
 }

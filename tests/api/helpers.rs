@@ -1,14 +1,23 @@
 //! Starts the real application on a random loopback port with a fresh SQLite
 //! file, and talks to it over HTTP.
+//!
+//! The servers' logs are dropped unless `TEST_LOG` is set:
+//! `TEST_LOG=1 cargo test --test api some_test -- --nocapture` prints them
+//! (at `RUST_LOG`, default `info`). Without `--nocapture`, libtest shows the
+//! log a failed test captured with its failure.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Once;
 
 use actix_web::dev::ServerHandle;
+use actix_web::http::Method;
+use base64::Engine;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
-use tokengate::settings::Settings;
+use tokengate::settings::{LogSettings, Settings};
 use tokengate::startup::Application;
+use tokengate::telemetry;
 
 pub const ORIGIN: &str = "http://localhost:5173";
 pub const PASSWORD: &str = "correct horse battery";
@@ -32,6 +41,9 @@ pub fn test_settings(extra: &[(&str, &str)]) -> Settings {
         ("FRONTEND_ORIGIN", ORIGIN),
         ("RATE_LIMIT_PER_IP", "100000"),
         ("RATE_LIMIT_LOGIN_FAILURES", "100000"),
+        ("RATE_LIMIT_LOGIN_FAILURES_PER_EMAIL", "100000"),
+        // The seed-style body field: the Bearer tests read the token from it.
+        ("EXPOSE_ACCESS_TOKEN", "true"),
         ("RUST_LOG", "warn"),
     ]
     .iter()
@@ -52,7 +64,31 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     spawn_with_settings(test_settings(extra)).await
 }
 
+/// Installs, once per process, the subscriber every test's server logs to:
+/// with `TEST_LOG` set, libtest's captured stdout at `RUST_LOG` (default
+/// `info`); otherwise a sink at the test settings' level (`warn`), so the
+/// logging code runs without printing.
+fn init_test_log(settings: &LogSettings) {
+    static TEST_LOG: Once = Once::new();
+    TEST_LOG.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some_and(|v| !v.is_empty()) {
+            let shown = LogSettings {
+                format: settings.format,
+                filter: std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned()),
+            };
+            let installed = telemetry::init(&shown, tracing_subscriber::fmt::TestWriter::new());
+            assert!(
+                installed,
+                "TEST_LOG: a tracing subscriber was already installed"
+            );
+        } else {
+            telemetry::init(settings, std::io::sink);
+        }
+    });
+}
+
 pub async fn spawn_with_settings(settings: Settings) -> TestApp {
+    init_test_log(&settings.log);
     let db_path = settings.store.sqlite_path.clone();
     let app = Application::build(settings).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -204,4 +240,21 @@ pub fn cookie_value(res: &reqwest::Response, name: &str) -> Option<String> {
             .1
             .to_owned()
     })
+}
+
+/// The `sid` claim of a JWT (payload only; the test trusts its own server).
+pub fn session_id_of(jwt: &str) -> String {
+    let payload = jwt.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    claims["sid"].as_str().unwrap().to_owned()
+}
+
+/// actix and reqwest use different versions of the `http` crate.
+pub fn reqwest_method(method: &Method) -> reqwest::Method {
+    reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap()
 }

@@ -69,7 +69,7 @@ async fn cookie_lifetimes_follow_the_settings() {
 
 #[tokio::test]
 async fn the_access_token_can_be_left_out_of_the_body() {
-    let app = spawn_app_with(&[("APP_JWT__EXPOSE_ACCESS_TOKEN", "false")]).await;
+    let app = spawn_app_with(&[("EXPOSE_ACCESS_TOKEN", "false")]).await;
     let (_, body) = app.signed_in().await;
     assert!(body.get("accessToken").is_none(), "{body}");
     assert!(body["expiresAt"].is_string());

@@ -214,7 +214,7 @@ async fn a_tampered_cookie_is_refused() {
     let app = spawn_app().await;
     let (_, login) = app.signed_in().await;
     let token = login["accessToken"].as_str().unwrap();
-    let tampered = flip_signature(&token);
+    let tampered = flip_signature(token);
     let res = bare()
         .get(app.url(CURRENT_USER))
         .header("cookie", format!("accessToken={tampered}"))

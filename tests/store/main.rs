@@ -7,6 +7,10 @@
 //! `TEST_MONGO_STANDALONE_URI` (a standalone server) to run it on MongoDB
 //! too (`scripts/mongo-replset.sh` starts either locally). A MongoDB that is
 //! configured but unreachable fails the run.
+//!
+//! Each test runs once per backend, as `<backend>::<module>::<test>`:
+//! `cargo test --test store sqlite::sessions`, `-- --list`, `-- --exact
+//! mongodb-replset::users::ping_and_backend_name` work as with libtest.
 
 mod backends;
 mod fixtures;
