@@ -19,7 +19,7 @@ use crate::settings::Settings;
 use crate::store::SharedStore;
 use crate::telemetry::metrics::{AuthEvent, Metrics};
 use password::{HashError, PasswordHasher};
-use rate_limit::{RateLimiter, ip_key};
+use rate_limit::{RateLimiter, ip_key, network_key};
 use tokens::{Signed, TokenService};
 
 pub use error::{ApiError, ApiResult, BoxError, FieldError};
@@ -46,7 +46,58 @@ struct Limits {
     login_per_ip: RateLimiter<IpAddr>,
     register_per_ip: RateLimiter<IpAddr>,
     refresh_per_ip: RateLimiter<IpAddr>,
-    login_failures: RateLimiter<String>,
+    /// Failed logins per (email, client network).
+    login_failures: RateLimiter<(String, Option<IpAddr>)>,
+    /// Failed logins per email across every network: the ceiling.
+    login_failures_per_email: RateLimiter<String>,
+}
+
+/// A failed login reserved against both failure limits before bcrypt runs,
+/// so a burst of simultaneous guesses cannot get more verdicts than the
+/// limit allows. Given back when dropped, unless `keep` says the attempt
+/// really failed: a right password, a shed request or a store error does
+/// not count.
+struct FailureReservation<'a> {
+    limits: &'a Limits,
+    key: (String, Option<IpAddr>),
+    kept: bool,
+}
+
+impl FailureReservation<'_> {
+    fn keep(mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for FailureReservation<'_> {
+    fn drop(&mut self) {
+        if !self.kept {
+            self.limits.login_failures.refund(&self.key);
+            self.limits.login_failures_per_email.refund(&self.key.0);
+        }
+    }
+}
+
+impl Limits {
+    /// Reserves one failure for `email` from `client`'s network, or says
+    /// how long to wait.
+    fn reserve_failure(
+        &self,
+        email: &EmailAddress,
+        client: &ClientInfo,
+    ) -> Result<FailureReservation<'_>, rate_limit::Limited> {
+        let key = (email.as_str().to_owned(), client.ip.map(network_key));
+        self.login_failures.check(&key)?;
+        if let Err(limited) = self.login_failures_per_email.check(&key.0) {
+            self.login_failures.refund(&key);
+            return Err(limited);
+        }
+        Ok(FailureReservation {
+            limits: self,
+            key,
+            kept: false,
+        })
+    }
 }
 
 pub struct Auth {
@@ -56,6 +107,8 @@ pub struct Auth {
     limits: Limits,
     metrics: Arc<Metrics>,
     grace_period: Duration,
+    /// No session outlives this, however often it is refreshed.
+    max_session_lifetime: Duration,
 }
 
 impl Auth {
@@ -69,15 +122,22 @@ impl Auth {
                 settings.passwords.bcrypt_cost,
                 settings.passwords.workers,
                 settings.passwords.queue,
+                settings.passwords.max_queue_wait,
             ),
             limits: Limits {
                 login_per_ip: per_ip(),
                 register_per_ip: per_ip(),
                 refresh_per_ip: per_ip(),
                 login_failures: RateLimiter::new(rl.login_failures, rl.window, rl.max_keys),
+                login_failures_per_email: RateLimiter::new(
+                    rl.login_failures_per_email,
+                    rl.window,
+                    rl.max_keys,
+                ),
             },
             metrics,
             grace_period: settings.jwt.refresh_grace_period,
+            max_session_lifetime: settings.jwt.session_max_lifetime,
         }
     }
 
@@ -132,19 +192,20 @@ impl Auth {
             client,
             AuthEvent::LoginRateLimited,
         )?;
-        let email_key = email.as_str().to_owned();
-        if let Err(limited) = self.limits.login_failures.peek(&email_key) {
-            self.audit(AuthEvent::LoginRateLimited, None, None, client);
-            return Err(ApiError::RateLimited {
-                retry_after: limited.retry_after,
-            });
-        }
+        // Reserve this attempt's failure first: of simultaneous guesses,
+        // only as many as the limit allows get to bcrypt.
+        let reservation = match self.limits.reserve_failure(&email, client) {
+            Ok(reservation) => reservation,
+            Err(limited) => {
+                self.audit(AuthEvent::LoginRateLimited, None, None, client);
+                return Err(ApiError::RateLimited {
+                    retry_after: limited.retry_after,
+                });
+            }
+        };
         // Shed a login the bcrypt pool cannot take before any other work
         // (store read, ...) is spent on it. Same answer whoever the email is.
-        if self.hasher.saturated() {
-            self.metrics.count(AuthEvent::LoginShed);
-            return Err(hash_error(HashError::Overloaded));
-        }
+        self.admit_login()?;
         let credentials = self.store.find_credentials_by_email(&email).await?;
         // Passwords over bcrypt's limit can match nothing that registration
         // accepted; verify against the dummy hash to keep the timing.
@@ -154,7 +215,7 @@ impl Auth {
             .filter(|_| usable)
             .map(|c| c.password_hash.as_str());
         let matches = self.hasher.verify(password, hash).await.map_err(|e| {
-            if e == HashError::Overloaded {
+            if matches!(e, HashError::Overloaded { .. }) {
                 self.metrics.count(AuthEvent::LoginShed);
             }
             hash_error(e)
@@ -162,14 +223,14 @@ impl Auth {
         let credentials = match credentials {
             Some(c) if matches => c,
             other => {
-                // Spend from the email's failure budget; the next attempt
-                // past it is refused before bcrypt runs.
-                let _ = self.limits.login_failures.check(&email_key);
+                // The reserved failure stands.
+                reservation.keep();
                 let known = other.as_ref().map(|c| &c.user.id);
                 self.audit(AuthEvent::LoginFailed, known, None, client);
                 return Err(ApiError::InvalidCredentials);
             }
         };
+        drop(reservation);
         let user = credentials.user;
         let report_setting =
             self.store.report_setting(&user.id).await?.ok_or_else(|| {
@@ -187,6 +248,16 @@ impl Auth {
             report_setting,
             access,
             refresh,
+        })
+    }
+
+    /// Whether a login would be admitted to the bcrypt pool now; if not,
+    /// 503 with the time the queue needs. The HTTP layer asks before it
+    /// reads the body, so a shed login costs next to nothing.
+    pub fn admit_login(&self) -> ApiResult<()> {
+        self.hasher.admission().map_err(|e| {
+            self.metrics.count(AuthEvent::LoginShed);
+            hash_error(e)
         })
     }
 
@@ -231,9 +302,7 @@ impl Auth {
 
 fn hash_error(e: HashError) -> ApiError {
     match e {
-        HashError::Overloaded => ApiError::Overloaded {
-            retry_after: Duration::from_secs(1),
-        },
+        HashError::Overloaded { retry_after } => ApiError::Overloaded { retry_after },
         HashError::Failed(cause) => ApiError::internal(cause),
     }
 }

@@ -1,14 +1,15 @@
 //! bcrypt on its own small thread pool, never on the async executor.
 //!
-//! The pool has one thread per core (configurable) and a bounded queue. A
-//! job is refused at once (`Overloaded`) when the queue is full, or when the
-//! jobs ahead of it could keep it waiting longer than `MAX_WAIT` at the pace
-//! bcrypt has lately run; a job that waited that long anyway (bcrypt slowed
-//! down after it was accepted) is refused when its turn comes. So a login
-//! flood is shed with 503 instead of queueing for seconds, even when the
-//! flood itself slows bcrypt down, while requests that need no bcrypt keep
-//! their latency. The threads run at a lower scheduling priority than the
-//! HTTP workers for the same reason.
+//! The pool has one thread per core (configurable). Jobs are admitted by
+//! their expected wait, not by count: a job is queued while the jobs ahead
+//! of it would keep it waiting at most `max_wait` at the pace bcrypt has
+//! lately run (the user waits for bcrypt anyway), and refused at once
+//! (`Overloaded`, with the time the queue needs to drain) only beyond that.
+//! The queue's count bound is a memory guard only. A job that waited far
+//! longer than expected anyway (bcrypt slowed down after it was accepted) is
+//! refused when its turn comes. The threads run at a lower scheduling
+//! priority than the HTTP workers, so requests that need no bcrypt keep
+//! their latency during a login burst.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
@@ -22,19 +23,14 @@ use crate::domain::Password;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum HashError {
-    /// The queue is full: try again shortly.
+    /// The expected wait is past the bound: try again after this long.
     #[error("password hashing is overloaded")]
-    Overloaded,
+    Overloaded { retry_after: Duration },
     #[error("password hashing failed: {0}")]
     Failed(String),
 }
 
 type Job = Box<dyn FnOnce() + Send>;
-
-/// The longest a job may expect to wait for a thread before it starts. The
-/// queue bound (a count) caps memory; this caps the wait when bcrypt runs
-/// slower than usual, e.g. when a flood of requests takes CPU from it.
-pub const MAX_WAIT: Duration = Duration::from_millis(500);
 
 /// Jobs accepted and not yet finished, and how long a job takes lately.
 #[derive(Default)]
@@ -46,17 +42,17 @@ struct Load {
 }
 
 impl Load {
-    /// Whether a job accepted now might wait longer than `MAX_WAIT` for one
-    /// of `workers` threads. Before it starts, the jobs queued ahead of it and
-    /// one running job must finish; at worst (every running job just started)
-    /// that takes one job time per `workers` of them, rounded up.
-    fn wait_too_long(&self, workers: usize) -> bool {
+    /// How long a job accepted now would wait for one of `workers` threads:
+    /// the jobs ahead of it and one running job must finish first; at worst
+    /// (every running job just started) that takes one job time per
+    /// `workers` of them, rounded up.
+    fn expected_wait(&self, workers: usize) -> Duration {
         let pending = self.pending.load(Ordering::Relaxed);
         if pending < workers {
-            return false; // a thread is free
+            return Duration::ZERO; // a thread is free
         }
         let rounds = (pending + 1 - workers).div_ceil(workers) as u64;
-        rounds * self.job_micros.load(Ordering::Relaxed) > MAX_WAIT.as_micros() as u64
+        Duration::from_micros(rounds.saturating_mul(self.job_micros.load(Ordering::Relaxed)))
     }
 
     fn record(&self, took: Duration) {
@@ -84,6 +80,8 @@ impl Drop for Finished {
 pub struct PasswordHasher {
     jobs: SyncSender<Job>,
     workers: usize,
+    /// The longest a job may expect to wait for a thread.
+    max_wait: Duration,
     /// Jobs the pool holds at most: one per thread plus the queue.
     capacity: usize,
     load: Arc<Load>,
@@ -95,8 +93,9 @@ pub struct PasswordHasher {
 }
 
 impl PasswordHasher {
-    /// Starts `workers` threads with room for `queue` waiting jobs.
-    pub fn new(cost: u32, workers: usize, queue: usize) -> Self {
+    /// Starts `workers` threads that admit jobs expected to wait at most
+    /// `max_wait`, with room for `queue` waiting jobs at most.
+    pub fn new(cost: u32, workers: usize, queue: usize, max_wait: Duration) -> Self {
         let (jobs, inbox) = mpsc::sync_channel::<Job>(queue);
         let inbox = Arc::new(Mutex::new(inbox));
         let workers = workers.max(1);
@@ -110,6 +109,7 @@ impl PasswordHasher {
         Self {
             jobs,
             workers,
+            max_wait,
             capacity: workers + queue,
             load: Arc::default(),
             cost,
@@ -117,12 +117,20 @@ impl PasswordHasher {
         }
     }
 
-    /// Whether a job submitted now would be refused as `Overloaded`: callers
-    /// shed work early with it, before doing anything else for a request
-    /// that cannot be served.
-    pub fn saturated(&self) -> bool {
-        self.load.pending.load(Ordering::Relaxed) >= self.capacity
-            || self.load.wait_too_long(self.workers)
+    /// Whether a job submitted now would be admitted; if not, how long
+    /// until the queue has drained enough. Callers shed work early with it,
+    /// before doing anything else for a request that cannot be served.
+    pub fn admission(&self) -> Result<(), HashError> {
+        let wait = self.load.expected_wait(self.workers);
+        let full = self.load.pending.load(Ordering::Relaxed) >= self.capacity;
+        if full || wait > self.max_wait {
+            return Err(HashError::Overloaded {
+                retry_after: wait
+                    .saturating_sub(self.max_wait)
+                    .max(Duration::from_secs(1)),
+            });
+        }
+        Ok(())
     }
 
     pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
@@ -151,21 +159,22 @@ impl PasswordHasher {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
-        if self.saturated() {
-            return Err(HashError::Overloaded);
-        }
+        self.admission()?;
         let (tx, rx) = oneshot::channel();
         let span = Span::current();
         self.load.pending.fetch_add(1, Ordering::Relaxed);
         let finished = Finished(Arc::clone(&self.load));
         let queued = Instant::now();
+        // Twice the bound: the estimate is a moving average, so a job may
+        // run somewhat late; one that waited this long means bcrypt slowed
+        // down after it was accepted, and running it now helps nobody.
+        let give_up = self.max_wait.saturating_mul(2);
         let job: Job = Box::new(move || {
-            // bcrypt slowed down after this job was accepted (the estimate
-            // cannot foresee a flood's first seconds): refuse it now rather
-            // than run it late.
-            if queued.elapsed() > MAX_WAIT {
+            if queued.elapsed() > give_up {
                 drop(finished);
-                let _ = tx.send(Err(HashError::Overloaded));
+                let _ = tx.send(Err(HashError::Overloaded {
+                    retry_after: Duration::from_secs(1),
+                }));
                 return;
             }
             let _entered = span.enter();
@@ -178,7 +187,11 @@ impl PasswordHasher {
         match self.jobs.try_send(job) {
             Ok(()) => {}
             // The refused job is dropped here, and its `Finished` with it.
-            Err(TrySendError::Full(_)) => return Err(HashError::Overloaded),
+            Err(TrySendError::Full(_)) => {
+                return Err(HashError::Overloaded {
+                    retry_after: Duration::from_secs(1),
+                });
+            }
             Err(TrySendError::Disconnected(_)) => {
                 return Err(HashError::Failed("bcrypt pool stopped".into()));
             }
@@ -227,13 +240,20 @@ fn dummy_hash(cost: u32) -> String {
 mod tests {
     use super::*;
 
+    /// The default bound in tests that do not test it.
+    const WAIT: Duration = Duration::from_millis(500);
+
+    fn overloaded<T: std::fmt::Debug>(r: &Result<T, HashError>) -> bool {
+        matches!(r, Err(HashError::Overloaded { .. }))
+    }
+
     fn password(raw: &str) -> Password {
         Password::parse(raw.into()).unwrap()
     }
 
     #[tokio::test]
     async fn hash_then_verify() {
-        let hasher = PasswordHasher::new(4, 1, 4);
+        let hasher = PasswordHasher::new(4, 1, 4, WAIT);
         let hash = hasher.hash(&password("correct horse")).await.unwrap();
         assert!(hash.starts_with("$2b$04$"));
         assert!(hasher.verify("correct horse", Some(&hash)).await.unwrap());
@@ -242,7 +262,7 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_users_never_match_and_pay_the_full_cost() {
-        let hasher = PasswordHasher::new(8, 1, 4);
+        let hasher = PasswordHasher::new(8, 1, 4, WAIT);
         assert!(
             !hasher
                 .verify("tokengate dummy password", None)
@@ -271,20 +291,17 @@ mod tests {
     #[tokio::test]
     async fn a_full_queue_is_refused_at_once() {
         // One thread, room for one waiting job.
-        let hasher = PasswordHasher::new(4, 1, 1);
+        let hasher = PasswordHasher::new(4, 1, 1, WAIT);
         let release = hold_a_thread(&hasher);
         // Once the thread holds that job, one more fits in the queue.
         while hasher.jobs.try_send(Box::new(|| {})).is_err() {
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
-        assert_eq!(
-            hasher.verify("whatever1", None).await,
-            Err(HashError::Overloaded)
-        );
+        assert!(overloaded(&hasher.verify("whatever1", None).await));
         release.send(()).unwrap();
         // Once the thread has drained the queue, jobs are accepted again.
         let mut answer = hasher.verify("whatever1", None).await;
-        while answer == Err(HashError::Overloaded) {
+        while overloaded(&answer) {
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
             answer = hasher.verify("whatever1", None).await;
         }
@@ -292,53 +309,60 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn saturated_when_every_thread_and_queue_slot_is_taken() {
-        let hasher = PasswordHasher::new(4, 1, 1);
-        assert!(!hasher.saturated());
+    async fn the_count_bound_still_guards_memory() {
+        let hasher = PasswordHasher::new(4, 1, 1, WAIT);
+        assert!(hasher.admission().is_ok());
         hasher.load.pending.store(1, Ordering::Relaxed);
-        assert!(!hasher.saturated(), "one thread busy, the queue slot free");
-        hasher.load.pending.store(2, Ordering::Relaxed);
-        assert!(hasher.saturated());
-        assert_eq!(
-            hasher.verify("whatever1", None).await,
-            Err(HashError::Overloaded)
+        assert!(
+            hasher.admission().is_ok(),
+            "one thread busy, the queue slot free"
         );
+        hasher.load.pending.store(2, Ordering::Relaxed);
+        assert!(overloaded(&hasher.admission()));
+        assert!(overloaded(&hasher.verify("whatever1", None).await));
         hasher.load.pending.store(0, Ordering::Relaxed);
         assert_eq!(hasher.verify("whatever1", None).await, Ok(false));
     }
 
     #[tokio::test]
-    async fn a_job_that_would_wait_too_long_is_refused_at_once() {
-        // Plenty of queue room, but bcrypt has lately taken 400 ms a job.
-        let hasher = PasswordHasher::new(4, 1, 16);
+    async fn logins_are_admitted_by_expected_wait_not_by_count() {
+        // A bound of 5 s and bcrypt at 1 ms a job: thousands may queue.
+        let hasher = PasswordHasher::new(4, 2, 4096, Duration::from_secs(5));
+        hasher.load.job_micros.store(1_000, Ordering::Relaxed);
+        for pending in [0, 1, 2, 64, 1000, 4000] {
+            hasher.load.pending.store(pending, Ordering::Relaxed);
+            assert!(hasher.admission().is_ok(), "{pending} pending");
+        }
+        // Past the memory guard, refused whatever the wait.
+        hasher.load.pending.store(4098, Ordering::Relaxed);
+        assert!(overloaded(&hasher.admission()));
+        // At 400 ms a job on two threads: two running and 24 queued is a
+        // wait of 12.5 rounds → 13 × 400 ms = 5.2 s: refused, and told to
+        // come back when the queue has drained below the bound.
         hasher.load.job_micros.store(400_000, Ordering::Relaxed);
-        // A free thread: no wait.
-        assert!(!hasher.load.wait_too_long(1));
-        // One job running: the next one waits 400 ms at worst. Fine.
-        hasher.load.pending.store(1, Ordering::Relaxed);
-        assert!(!hasher.load.wait_too_long(1));
-        // Two threads, two running, one queued: the next one waits until
-        // two jobs finish, one round of 400 ms at worst. Fine. One more
-        // queued makes two rounds: refused.
-        hasher.load.pending.store(3, Ordering::Relaxed);
-        assert!(!hasher.load.wait_too_long(2));
-        hasher.load.pending.store(4, Ordering::Relaxed);
-        assert!(hasher.load.wait_too_long(2));
-        // At 250 ms a job, two rounds fit in the bound, three do not.
-        hasher.load.job_micros.store(250_000, Ordering::Relaxed);
-        hasher.load.pending.store(5, Ordering::Relaxed);
-        assert!(!hasher.load.wait_too_long(2));
-        hasher.load.pending.store(6, Ordering::Relaxed);
-        assert!(hasher.load.wait_too_long(2));
-        // One thread, one running, one queued: 800 ms. Refused at once.
-        hasher.load.job_micros.store(400_000, Ordering::Relaxed);
-        hasher.load.pending.store(2, Ordering::Relaxed);
+        hasher.load.pending.store(24, Ordering::Relaxed);
+        assert_eq!(hasher.load.expected_wait(2), Duration::from_millis(4_800));
+        assert!(hasher.admission().is_ok());
+        hasher.load.pending.store(26, Ordering::Relaxed);
+        assert_eq!(hasher.load.expected_wait(2), Duration::from_millis(5_200));
         assert_eq!(
-            hasher.verify("whatever1", None).await,
-            Err(HashError::Overloaded)
+            hasher.admission(),
+            Err(HashError::Overloaded {
+                retry_after: Duration::from_secs(1)
+            })
         );
-        assert_eq!(hasher.load.pending.load(Ordering::Relaxed), 2);
-        // With the thread free again, jobs run, and their own (fast) time
+        // A long queue: Retry-After grows with it.
+        hasher.load.pending.store(101, Ordering::Relaxed);
+        assert_eq!(
+            hasher.admission(),
+            Err(HashError::Overloaded {
+                retry_after: Duration::from_secs(20) - Duration::from_secs(5)
+            })
+        );
+        // Refused before queueing: nothing was added.
+        assert!(overloaded(&hasher.verify("whatever1", None).await));
+        assert_eq!(hasher.load.pending.load(Ordering::Relaxed), 101);
+        // With the threads free again, jobs run, and their own (fast) time
         // becomes the new pace.
         hasher.load.pending.store(0, Ordering::Relaxed);
         assert_eq!(hasher.verify("whatever1", None).await, Ok(false));
@@ -348,17 +372,18 @@ mod tests {
 
     #[tokio::test]
     async fn a_job_that_waited_too_long_is_refused_when_its_turn_comes() {
-        let hasher = PasswordHasher::new(4, 1, 16);
-        // Hold the one thread for longer than MAX_WAIT; a job accepted
-        // meanwhile (the pace is unknown yet, so it is accepted) is refused.
+        let hasher = PasswordHasher::new(4, 1, 16, WAIT);
+        // Hold the one thread for longer than twice the bound; a job
+        // accepted meanwhile (the pace is unknown yet, so it is accepted) is
+        // refused.
         let release = hold_a_thread(&hasher);
         let late = hasher.verify("whatever1", None);
         let releaser = async {
-            tokio::time::sleep(MAX_WAIT + Duration::from_millis(100)).await;
+            tokio::time::sleep(2 * WAIT + Duration::from_millis(100)).await;
             release.send(()).unwrap();
         };
         let (answer, ()) = tokio::join!(late, releaser);
-        assert_eq!(answer, Err(HashError::Overloaded));
+        assert!(overloaded(&answer));
         assert_eq!(hasher.load.pending.load(Ordering::Relaxed), 0);
         // The next one runs.
         assert_eq!(hasher.verify("whatever1", None).await, Ok(false));

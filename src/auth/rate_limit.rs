@@ -1,16 +1,20 @@
 //! Keyed rate limits: GCRA, the token bucket written as one timestamp a key.
 //!
 //! Written here rather than taken from `governor` because the login-failure
-//! limit needs to *look* without spending ("is this email locked?") before
-//! bcrypt runs and spend only when the password was wrong, which governor's
-//! API cannot express, and because the key table needs a hard size bound:
-//! keys whose bucket is full again are swept, and when the table is still at
-//! its bound new keys are refused (fail closed) rather than tracked.
+//! limit *reserves* a failure before bcrypt runs and gives it back when the
+//! password was right, which governor's API cannot express, and because the
+//! key table needs a hard size bound that costs O(1) per request.
+//!
+//! The table is bounded by evicting, never by refusing: when it is full, the
+//! key that entered it first is forgotten (it then behaves like a new key),
+//! so a flood of keys cannot make the limiter fail closed for everyone or
+//! stop counting. Keys whose bucket is full again are dropped from the front
+//! of the same queue as requests pass, so nothing ever scans the table.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 pub struct RateLimiter<K> {
@@ -24,8 +28,10 @@ pub struct RateLimiter<K> {
 }
 
 struct State<K> {
+    /// Each key's theoretical arrival time.
     tat: HashMap<K, Instant>,
-    last_sweep: Instant,
+    /// The keys in the order they entered `tat`: the eviction order.
+    order: VecDeque<K>,
 }
 
 /// The request is over the limit; retry after this long.
@@ -40,10 +46,10 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
         Self {
             interval: window / limit.max(1),
             window,
-            max_keys,
+            max_keys: max_keys.max(1),
             state: Mutex::new(State {
                 tat: HashMap::new(),
-                last_sweep: Instant::now(),
+                order: VecDeque::new(),
             }),
         }
     }
@@ -58,12 +64,21 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
         self.peek_at(key, Instant::now())
     }
 
-    /// Number of keys tracked (for tests and metrics).
-    pub fn tracked_keys(&self) -> usize {
-        self.state.lock().map_or(0, |s| s.tat.len())
+    /// Gives back one request spent by `check` (a reservation that turned
+    /// out not to count). Never below an empty bucket.
+    pub fn refund(&self, key: &K) {
+        let mut state = self.lock();
+        if let Some(tat) = state.tat.get_mut(key) {
+            *tat = tat.checked_sub(self.interval).unwrap_or(*tat);
+        }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State<K>> {
+    /// Number of keys tracked (for tests and metrics).
+    pub fn tracked_keys(&self) -> usize {
+        self.lock().tat.len()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<K>> {
         self.state
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
@@ -73,12 +88,18 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
     /// or how long it must wait.
     fn next_tat(&self, state: &State<K>, key: &K, now: Instant) -> Result<Instant, Limited> {
         let tat = state.tat.get(key).copied().unwrap_or(now).max(now);
-        let next = tat + self.interval;
+        let limited = |ahead: Duration| Limited {
+            retry_after: ahead
+                .saturating_sub(self.window)
+                .max(Duration::from_secs(1)),
+        };
+        // An arrival time past what an Instant holds is as limited as can be.
+        let next = tat
+            .checked_add(self.interval)
+            .ok_or_else(|| limited(Duration::MAX))?;
         let ahead = next - now;
         if ahead > self.window {
-            return Err(Limited {
-                retry_after: ahead - self.window,
-            });
+            return Err(limited(ahead));
         }
         Ok(next)
     }
@@ -90,27 +111,60 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
     fn check_at(&self, key: &K, now: Instant) -> Result<(), Limited> {
         let mut state = self.lock();
         let next = self.next_tat(&state, key, now)?;
-        if !state.tat.contains_key(key) && state.tat.len() >= self.max_keys {
-            state.sweep(now);
-            if state.tat.len() >= self.max_keys {
-                return Err(Limited {
-                    retry_after: self.interval,
-                });
-            }
+        state.forget_expired(now);
+        if let Some(tat) = state.tat.get_mut(key) {
+            *tat = next;
+            return Ok(());
+        }
+        if state.tat.len() >= self.max_keys {
+            state.evict_oldest();
         }
         state.tat.insert(key.clone(), next);
-        if now.duration_since(state.last_sweep) > self.window {
-            state.sweep(now);
-        }
+        state.order.push_back(key.clone());
         Ok(())
     }
 }
 
 impl<K: Hash + Eq> State<K> {
-    /// Forgets keys whose bucket is full again: they behave like new keys.
-    fn sweep(&mut self, now: Instant) {
-        self.tat.retain(|_, tat| *tat > now);
-        self.last_sweep = now;
+    /// Drops keys from the front of the queue while their bucket is full
+    /// again (they behave like new keys anyway). Stops at the first live
+    /// key: O(1) per request, amortised.
+    fn forget_expired(&mut self, now: Instant) {
+        while let Some(front) = self.order.front() {
+            match self.tat.get(front) {
+                Some(tat) if *tat > now => break,
+                _ => {
+                    if let Some(key) = self.order.pop_front() {
+                        self.tat.remove(&key);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forgets the key that entered the table first.
+    fn evict_oldest(&mut self) {
+        if let Some(key) = self.order.pop_front() {
+            self.tat.remove(&key);
+        }
+    }
+}
+
+/// The network a client address belongs to, for counting failed logins per
+/// (email, network): IPv4 by /24, IPv6 by /48 (a site's usual prefix), an
+/// IPv4-mapped IPv6 address as the IPv4 one. A stranger elsewhere cannot
+/// use up the failures of a user's own network.
+pub fn network_key(ip: IpAddr) -> IpAddr {
+    match ip_key(ip) {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            IpAddr::V4([a, b, c, 0].into())
+        }
+        IpAddr::V6(v6) => {
+            let mut segments = v6.segments();
+            segments[3..].fill(0);
+            IpAddr::V6(segments.into())
+        }
     }
 }
 
@@ -173,20 +227,89 @@ mod tests {
     }
 
     #[test]
-    fn memory_is_bounded() {
-        let limiter = RateLimiter::new(5, MIN, 3);
+    fn a_full_table_evicts_the_oldest_key_and_keeps_counting() {
+        let limiter = RateLimiter::new(2, MIN, 3);
         let now = Instant::now();
         for key in 0..3 {
             assert!(limiter.check_at(&key, now).is_ok());
+            assert!(limiter.check_at(&key, now).is_ok());
+            assert!(limiter.check_at(&key, now).is_err());
         }
-        // Full of live keys: a new key is refused, known keys still work.
-        assert!(limiter.check_at(&99, now).is_err());
-        assert!(limiter.check_at(&0, now).is_ok());
+        // Full of live keys: a new key is still counted (today's fix: it
+        // used to be refused, and a full failure table stopped counting).
+        assert!(limiter.check_at(&99, now).is_ok());
+        assert!(limiter.check_at(&99, now).is_ok());
+        assert!(
+            limiter.check_at(&99, now).is_err(),
+            "the new key is limited"
+        );
         assert_eq!(limiter.tracked_keys(), 3);
-        // Once their buckets are full again the old keys are swept.
-        let later = now + MIN;
-        assert!(limiter.check_at(&99, later).is_ok());
+        // The oldest key (0) was forgotten; the others are still limited.
+        assert!(limiter.check_at(&1, now).is_err());
+        assert!(limiter.check_at(&2, now).is_err());
+        assert!(limiter.check_at(&0, now).is_ok());
+    }
+
+    #[test]
+    fn expired_keys_leave_the_table_without_a_scan() {
+        let limiter = RateLimiter::new(5, MIN, 1000);
+        let now = Instant::now();
+        for key in 0..100 {
+            assert!(limiter.check_at(&key, now).is_ok());
+        }
+        // A whole window later, one request drops every refilled key.
+        assert!(limiter.check_at(&1000, now + MIN).is_ok());
         assert_eq!(limiter.tracked_keys(), 1);
+    }
+
+    #[test]
+    fn a_refund_gives_back_one_request() {
+        let limiter = RateLimiter::new(2, MIN, 10);
+        let now = Instant::now();
+        assert!(limiter.check_at(&"a", now).is_ok());
+        assert!(limiter.check_at(&"a", now).is_ok());
+        assert!(limiter.check_at(&"a", now).is_err());
+        limiter.refund(&"a");
+        assert!(limiter.check_at(&"a", now).is_ok());
+        assert!(limiter.check_at(&"a", now).is_err());
+        // Refunding more than was spent leaves an empty bucket, no credit.
+        for _ in 0..10 {
+            limiter.refund(&"b");
+            limiter.refund(&"a");
+        }
+        assert!(limiter.check_at(&"a", now).is_ok());
+        assert!(limiter.check_at(&"a", now).is_ok());
+    }
+
+    #[test]
+    fn huge_windows_do_not_overflow() {
+        let limiter = RateLimiter::new(1, Duration::MAX, 10);
+        let now = Instant::now();
+        let _ = limiter.check_at(&"a", now);
+        assert!(limiter.check_at(&"a", now).is_err());
+    }
+
+    #[test]
+    fn failures_are_counted_per_network() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(network_key(ip("203.0.113.7")), ip("203.0.113.0"));
+        assert_eq!(
+            network_key(ip("203.0.113.7")),
+            network_key(ip("203.0.113.200"))
+        );
+        assert_ne!(
+            network_key(ip("203.0.113.7")),
+            network_key(ip("203.0.114.7"))
+        );
+        assert_eq!(network_key(ip("::ffff:203.0.113.7")), ip("203.0.113.0"));
+        assert_eq!(
+            network_key(ip("2001:db8:1:2:3::1")),
+            network_key(ip("2001:db8:1:ffff::2"))
+        );
+        assert_ne!(
+            network_key(ip("2001:db8:1::1")),
+            network_key(ip("2001:db8:2::1"))
+        );
     }
 
     #[test]

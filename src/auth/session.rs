@@ -35,10 +35,12 @@ impl Auth {
         client: &ClientInfo,
     ) -> ApiResult<(Signed, Signed, SessionId)> {
         let now = crate::domain::now();
+        // Everything that can fail is computed before the session is written.
+        let expires_at = self.session_expiry(now, now)?;
         let session = Session::open(
             user_id.clone(),
             now,
-            self.tokens.refresh_expiry(now),
+            expires_at,
             client.user_agent.clone(),
             client.ip.map(|ip| ip.to_string()),
         );
@@ -87,7 +89,7 @@ impl Auth {
                     expected_jti: presented.jti.clone(),
                     new_jti: TokenId::generate(),
                     now,
-                    new_expires_at: self.tokens.refresh_expiry(now),
+                    new_expires_at: self.session_expiry(session.created_at, now)?,
                 };
                 if self.store.rotate_session(&rotation).await? {
                     let rotated = Session {
@@ -129,6 +131,24 @@ impl Auth {
             return Err(refused("refresh token reuse detected"));
         }
         Err(refused("refresh lost too many races"))
+    }
+
+    /// When a refresh token issued at `now` for a session opened at
+    /// `created_at` expires: the refresh lifetime slides with each rotation,
+    /// but never past the session's maximum lifetime; then the user logs in
+    /// again.
+    fn session_expiry(
+        &self,
+        created_at: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> ApiResult<chrono::DateTime<chrono::Utc>> {
+        let sliding = self
+            .tokens
+            .refresh_expiry(now)
+            .map_err(ApiError::internal)?;
+        let cap = crate::domain::after(created_at, self.max_session_lifetime)
+            .ok_or_else(|| ApiError::internal("session lifetime out of range"))?;
+        Ok(sliding.min(cap))
     }
 
     /// Whether `jti` is the token the last rotation replaced, presented

@@ -28,13 +28,50 @@ pub fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
 }
 
+/// `t` plus `d`, or `None` when the sum is past what a timestamp can hold:
+/// every time computed on a request path goes through this, so no setting
+/// or stored value can make a request panic.
+pub fn after(
+    t: chrono::DateTime<chrono::Utc>,
+    d: std::time::Duration,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::TimeDelta::from_std(d)
+        .ok()
+        .and_then(|d| t.checked_add_signed(d))
+}
+
 /// Why a raw value was refused; the message is meant for people.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct ParseError(pub String);
 
+
 impl ParseError {
     pub fn new(message: impl Into<String>) -> Self {
         Self(message.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn after_never_overflows() {
+        let t = now();
+        assert_eq!(
+            after(t, Duration::from_secs(60)),
+            Some(t + chrono::Duration::seconds(60))
+        );
+        assert_eq!(after(t, Duration::from_secs(999_999_999 * 86_400)), None);
+        assert_eq!(after(t, Duration::MAX), None);
+        assert_eq!(
+            after(
+                chrono::DateTime::<chrono::Utc>::MAX_UTC,
+                Duration::from_secs(1)
+            ),
+            None
+        );
     }
 }

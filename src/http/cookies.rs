@@ -5,6 +5,7 @@ use actix_web::cookie::{Cookie, SameSite as CookieSameSite};
 use actix_web::http::header::{COOKIE, HeaderMap};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 
+use crate::auth::tokens::Signed;
 use crate::settings::{SameSite, Settings};
 
 pub const ACCESS_COOKIE: &str = "accessToken";
@@ -158,16 +159,31 @@ impl AuthCookies {
         found
     }
 
-    /// Adds both auth cookies, freshly set, to a response.
+    /// Adds both auth cookies, freshly set, to a response. The refresh
+    /// cookie lives as long as its token: less than the refresh lifetime
+    /// when the session nears its maximum lifetime.
     pub fn set_both(
         &self,
         mut response: HttpResponseBuilder,
-        access: String,
-        refresh: String,
+        access: Signed,
+        refresh: Signed,
     ) -> HttpResponseBuilder {
-        response
-            .cookie(self.access(access))
-            .cookie(self.refresh(refresh));
+        // Whole seconds, rounded up: the token's `exp` is whole seconds too.
+        let left = (refresh.expires_at - crate::domain::now()).to_std().map_or(
+            time::Duration::ZERO,
+            |d| {
+                max_age(std::time::Duration::from_secs(
+                    d.as_secs() + u64::from(d.subsec_nanos() > 0),
+                ))
+            },
+        );
+        let refresh = self.build(
+            self.refresh_name.clone(),
+            refresh.token,
+            self.refresh_path.clone(),
+            left.min(self.refresh_max_age),
+        );
+        response.cookie(self.access(access.token)).cookie(refresh);
         response
     }
 

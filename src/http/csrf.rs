@@ -154,7 +154,8 @@ mod tests {
             ]),
             Ok(())
         );
-        let lenient = AllowedOrigins::new(vec![Origin::parse("http://localhost:5173").unwrap()], false);
+        let lenient =
+            AllowedOrigins::new(vec![Origin::parse("http://localhost:5173").unwrap()], false);
         let req = TestRequest::default()
             .insert_header(("origin", "http://localhost:5173"))
             .insert_header(("sec-fetch-site", "cross-site"))

@@ -1,6 +1,7 @@
 //! What a handler can ask for besides the body: `AuthUser`, the verified
-//! identity of a protected request, and `ClientInfo`, who is asking. Both
-//! are built here and nowhere else; handlers never parse tokens or headers.
+//! identity of a protected request, `ClientInfo`, who is asking, and
+//! `LoginAdmitted`. They are built here and nowhere else; handlers never
+//! parse tokens or headers.
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -26,6 +27,24 @@ impl FromRequest for ClientInfo {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         std::future::ready(Ok(client_info(req)))
+    }
+}
+
+/// Proof that a login may go to bcrypt now. Taken as a login handler's
+/// first argument, it sheds an overloaded login (503 + Retry-After) before
+/// the body is read or parsed: a shed answer costs less than the request
+/// it protects.
+pub struct LoginAdmitted;
+
+impl FromRequest for LoginAdmitted {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(match req.app_data::<web::Data<AppState>>() {
+            Some(state) => state.auth.admit_login().map(|()| LoginAdmitted),
+            None => Err(ApiError::internal("AppState is not registered")),
+        })
     }
 }
 

@@ -132,3 +132,226 @@ async fn invented_methods_add_no_metric_series() {
         series(&text)
     );
 }
+
+/// A login from `ip` (through the trusted proxy on loopback).
+async fn login_from(app: &TestApp, email: &str, password: &str, ip: &str) -> u16 {
+    bare()
+        .post(app.url("/api/auth/login"))
+        .header("x-forwarded-for", ip)
+        .json(&serde_json::json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_burst_of_simultaneous_guesses_gets_no_more_verdicts_than_the_limit() {
+    let app = spawn_app_with(&[("RATE_LIMIT_LOGIN_FAILURES", "3")]).await;
+    let email = unique_email();
+    assert_eq!(app.register(&email).await.status(), 201);
+    let guesses: Vec<_> = (0..16)
+        .map(|i| {
+            let (url, email) = (app.url("/api/auth/login"), email.clone());
+            tokio::spawn(async move {
+                bare()
+                    .post(url)
+                    .json(&serde_json::json!({ "email": email, "password": format!("guess number {i}") }))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut verdicts = 0;
+    for guess in guesses {
+        match guess.await.unwrap() {
+            401 => verdicts += 1,
+            429 => {}
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(
+        verdicts <= 3,
+        "{verdicts} wrong-password verdicts with a limit of 3"
+    );
+    assert!(verdicts >= 1);
+}
+
+#[tokio::test]
+async fn a_stranger_cannot_lock_a_user_out_of_their_own_network() {
+    let app = spawn_app_with(&[
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+        ("RATE_LIMIT_LOGIN_FAILURES", "3"),
+        ("RATE_LIMIT_LOGIN_FAILURES_PER_EMAIL", "5"),
+    ])
+    .await;
+    let email = unique_email();
+    assert_eq!(app.register(&email).await.status(), 201);
+    // The attacker's network uses up its failures for this email...
+    for i in 0..3 {
+        let ip = format!("203.0.113.{}", 10 + i);
+        assert_eq!(login_from(&app, &email, "wrong guess!", &ip).await, 401);
+    }
+    assert_eq!(
+        login_from(&app, &email, "wrong guess!", "203.0.113.99").await,
+        429
+    );
+    // ...locked there, right password included (no oracle)...
+    assert_eq!(
+        login_from(&app, &email, PASSWORD, "203.0.113.50").await,
+        429
+    );
+    // ...while the user, on another network, logs in.
+    assert_eq!(
+        login_from(&app, &email, PASSWORD, "198.51.100.7").await,
+        200
+    );
+    // IPv6 networks count alike: one /48 is one network.
+    assert_eq!(
+        login_from(&app, &email, "wrong guess!", "2001:db8:1:1::1").await,
+        401
+    );
+    assert_eq!(
+        login_from(&app, &email, "wrong guess!", "2001:db8:1:2::2").await,
+        401
+    );
+    // That makes 5 failures for the email across networks: the ceiling.
+    // Past it, every network is refused until the window moves on.
+    assert_eq!(
+        login_from(&app, &email, "wrong guess!", "192.0.2.1").await,
+        429
+    );
+    assert_eq!(login_from(&app, &email, PASSWORD, "192.0.2.1").await, 429);
+}
+
+#[tokio::test]
+async fn sixty_four_simultaneous_logins_all_succeed() {
+    let app = spawn_app().await;
+    let mut emails = Vec::new();
+    for _ in 0..64 {
+        let email = unique_email();
+        assert_eq!(app.register(&email).await.status(), 201);
+        emails.push(email);
+    }
+    let logins: Vec<_> = emails
+        .into_iter()
+        .map(|email| {
+            let url = app.url("/api/auth/login");
+            tokio::spawn(async move {
+                bare()
+                    .post(url)
+                    .json(&serde_json::json!({ "email": email, "password": PASSWORD }))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    for login in logins {
+        assert_eq!(login.await.unwrap(), 200);
+    }
+}
+
+#[tokio::test]
+async fn a_shed_login_is_answered_before_its_body_is_read() {
+    // One bcrypt thread, no queue: while one login hashes, the next is shed.
+    let app = spawn_app_with(&[
+        ("BCRYPT_COST", "12"),
+        ("APP_PASSWORDS__WORKERS", "1"),
+        ("APP_PASSWORDS__QUEUE", "0"),
+    ])
+    .await;
+    let email = unique_email();
+    assert_eq!(app.register(&email).await.status(), 201);
+    // A body over the limit: read first, it would be a 413.
+    let oversized = format!(
+        r#"{{"email":"{email}","password":"{}"}}"#,
+        "x".repeat(32 * 1024)
+    );
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        let busy: Vec<_> = (0..2)
+            .map(|_| {
+                let (url, email) = (app.url("/api/auth/login"), email.clone());
+                tokio::spawn(async move {
+                    bare()
+                        .post(url)
+                        .json(&serde_json::json!({ "email": email, "password": PASSWORD }))
+                        .send()
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+        let res = bare()
+            .post(app.url("/api/auth/login"))
+            .header("content-type", "application/json")
+            .body(oversized.clone())
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        if status == 503 {
+            assert!(res.headers().contains_key("retry-after"));
+            let body: serde_json::Value = res.json().await.unwrap();
+            assert!(body["message"].is_string());
+        }
+        statuses.push(status);
+        for b in busy {
+            b.await.unwrap();
+        }
+        if status == 503 {
+            break;
+        }
+    }
+    // Without shedding ahead of the body every answer is 413.
+    assert_eq!(statuses.last(), Some(&503), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [413, 503].contains(s)),
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_session_ends_at_its_maximum_lifetime_however_often_it_refreshes() {
+    let app = spawn_app_with(&[
+        ("JWT_EXPIRES_IN", "1s"),
+        ("SESSION_MAX_LIFETIME", "3s"),
+        ("REFRESH_GRACE_PERIOD", "0"),
+    ])
+    .await;
+    app.signed_in().await;
+    // Refreshing slides the expiry, but the refresh cookie never outlives
+    // the session's maximum.
+    let mut token = String::new();
+    for _ in 0..2 {
+        tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+        let res = app.post_empty("/api/auth/refresh").await;
+        assert_eq!(res.status(), 200);
+        let cookie = set_cookies(&res)["refreshToken"].clone();
+        let max_age: u64 = cookie
+            .split("; ")
+            .find_map(|a| a.strip_prefix("Max-Age="))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(max_age <= 3, "{cookie}");
+        token = cookie_value(&res, "refreshToken").unwrap();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // Past creation + 3 s the server refuses the token itself (sent by
+    // hand: a browser would have dropped the cookie already).
+    let res = post_with_cookies(
+        app.url("/api/auth/refresh"),
+        format!("refreshToken={token}"),
+    )
+    .await;
+    assert_eq!(res.status(), 401);
+}

@@ -86,6 +86,8 @@ pub enum TokenError {
     Invalid,
     #[error("token could not be signed")]
     Signing,
+    #[error("token expiry out of range")]
+    OutOfRange,
 }
 
 /// One kind's keys.
@@ -148,8 +150,8 @@ impl TokenService {
     }
 
     /// When a refresh token issued at `now` expires.
-    pub fn refresh_expiry(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        now + self.refresh_ttl
+    pub fn refresh_expiry(&self, now: DateTime<Utc>) -> Result<DateTime<Utc>, TokenError> {
+        crate::domain::after(now, self.refresh_ttl).ok_or(TokenError::OutOfRange)
     }
 
     pub fn issue_access(
@@ -158,7 +160,8 @@ impl TokenService {
         session_id: &SessionId,
         now: DateTime<Utc>,
     ) -> Result<Signed, TokenError> {
-        let expires_at = now + self.access_ttl;
+        let expires_at =
+            crate::domain::after(now, self.access_ttl).ok_or(TokenError::OutOfRange)?;
         self.sign(Kind::Access, user_id, session_id, None, now, expires_at)
     }
 
@@ -333,6 +336,23 @@ mod tests {
             B64.encode(claims.to_string()),
             sig
         )
+    }
+
+    #[test]
+    fn absurd_lifetimes_are_an_error_not_a_panic() {
+        let tokens = TokenService::new(&JwtSettings {
+            access_ttl: Duration::MAX,
+            refresh_ttl: Duration::from_secs(999_999_999 * 86_400),
+            ..settings()
+        });
+        let now = Utc::now();
+        assert_eq!(
+            tokens
+                .issue_access(&UserId::generate(), &SessionId::generate(), now)
+                .unwrap_err(),
+            TokenError::OutOfRange
+        );
+        assert_eq!(tokens.refresh_expiry(now), Err(TokenError::OutOfRange));
     }
 
     #[test]

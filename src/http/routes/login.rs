@@ -8,6 +8,7 @@ use crate::domain::{EmailAddress, ParseError};
 use crate::http::HttpState;
 use crate::http::body::{Fields, JsonObject};
 use crate::http::error::ErrorBody;
+use crate::http::extractors::LoginAdmitted;
 use crate::state::AppState;
 
 #[utoipa::path(
@@ -23,11 +24,13 @@ use crate::state::AppState;
         (status = 415, response = NotJson),
         (status = 429, description = "Too many attempts for this email or from this IP", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 503, description = "Overloaded (password hashing queue full) or store unavailable", body = ErrorBody,
+        (status = 503, description = "Overloaded (the password hashing queue would keep this login waiting too long; Retry-After says when it will have drained) or store unavailable", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
 pub async fn login(
+    // First: a shed login answers before its body is read.
+    _admitted: LoginAdmitted,
     state: web::Data<AppState>,
     http: web::Data<HttpState>,
     client: ClientInfo,
@@ -56,10 +59,6 @@ pub async fn login(
     };
     Ok(http
         .cookies
-        .set_both(
-            HttpResponse::Ok(),
-            logged_in.access.token,
-            logged_in.refresh.token,
-        )
+        .set_both(HttpResponse::Ok(), logged_in.access, logged_in.refresh)
         .json(response))
 }

@@ -45,11 +45,7 @@ pub async fn refresh(
                 expires_at: rfc3339(refreshed.access.expires_at),
             };
             http.cookies
-                .set_both(
-                    HttpResponse::Ok(),
-                    refreshed.access.token,
-                    refreshed.refresh.token,
-                )
+                .set_both(HttpResponse::Ok(), refreshed.access, refreshed.refresh)
                 .json(body)
         }
         // A refused token is dead: tell the browser to drop both cookies.
