@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::domain::{
-    ClientInfo, EmailAddress, NewUser, Password, ReportSetting, User, UserId, UserName,
+    ClientInfo, EmailAddress, NewUser, Password, ReportSetting, User, UserCredentials, UserId,
+    UserName,
 };
 use crate::settings::Settings;
 use crate::store::SharedStore;
@@ -21,6 +22,7 @@ use crate::telemetry::metrics::{AuthEvent, Metrics};
 use password::{HashError, PasswordHasher};
 use rate_limit::{RateLimiter, ip_key, network_key};
 use tokens::{Signed, TokenService};
+use tracing::Instrument;
 
 pub use error::{ApiError, ApiResult, BoxError, FieldError};
 pub use session::Refreshed;
@@ -103,7 +105,7 @@ impl Limits {
 pub struct Auth {
     store: SharedStore,
     tokens: TokenService,
-    hasher: PasswordHasher,
+    hasher: Arc<PasswordHasher>,
     limits: Limits,
     metrics: Arc<Metrics>,
     grace_period: Duration,
@@ -118,12 +120,12 @@ impl Auth {
         Self {
             store,
             tokens: TokenService::new(&settings.jwt),
-            hasher: PasswordHasher::new(
+            hasher: Arc::new(PasswordHasher::new(
                 settings.passwords.bcrypt_cost,
                 settings.passwords.workers,
                 settings.passwords.queue,
                 settings.passwords.max_queue_wait,
-            ),
+            )),
             limits: Limits {
                 login_per_ip: per_ip(),
                 register_per_ip: per_ip(),
@@ -231,6 +233,9 @@ impl Auth {
             }
         };
         drop(reservation);
+        if self.hasher.needs_rehash(&credentials.password_hash) {
+            self.rehash(&credentials, password);
+        }
         let user = credentials.user;
         let report_setting =
             self.store.report_setting(&user.id).await?.ok_or_else(|| {
@@ -259,6 +264,35 @@ impl Auth {
             self.metrics.count(AuthEvent::LoginShed);
             hash_error(e)
         })
+    }
+
+    /// Rehashes a password that matched a hash of another cost, in the
+    /// background (the login does not wait), and stores it only if the hash
+    /// is still the one that matched: a password changed meanwhile wins. A
+    /// pool too busy to take the job skips it; the next login tries again.
+    fn rehash(&self, credentials: &UserCredentials, password: &str) {
+        let Ok(password) = Password::parse(password.to_owned()) else {
+            return; // matched, so registration accepted it; rules changed since
+        };
+        let (hasher, store) = (Arc::clone(&self.hasher), Arc::clone(&self.store));
+        let (user_id, old) = (
+            credentials.user.id.clone(),
+            credentials.password_hash.clone(),
+        );
+        tokio::spawn(
+            async move {
+                let new = match hasher.hash(&password).await {
+                    Ok(new) => new,
+                    Err(e) => return tracing::debug!(error = %e, "rehash skipped"),
+                };
+                match store.replace_password_hash(&user_id, &old, &new).await {
+                    Ok(true) => tracing::info!(user_id = user_id.as_str(), "password rehashed at the configured cost"),
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(error = %crate::telemetry::error_chain(&e), "rehash not stored"),
+                }
+            }
+            .instrument(tracing::Span::current()),
+        );
     }
 
     /// Spends one request of the client IP's budget; past it, audits `event`

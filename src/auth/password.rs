@@ -142,17 +142,37 @@ impl PasswordHasher {
 
     /// Checks `password` against `hash`; with no hash (unknown user), checks
     /// it against the dummy hash and answers false, taking the same time.
+    /// A hash made at a lower cost than today's (before `BCRYPT_COST` was
+    /// raised) is checked and then padded with the dummy hash, so an old
+    /// account answers no faster than an unknown email.
     pub async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool, HashError> {
         let password = password.to_owned();
         let known = hash.is_some();
+        let pad = self.must_pad(hash);
         let hash: Arc<str> = hash.map_or_else(|| Arc::clone(&self.dummy_hash), Arc::from);
+        let dummy = Arc::clone(&self.dummy_hash);
         self.run(move || {
             // A malformed stored hash is a failure to log, not a match.
             let matches =
-                bcrypt::verify(password, &hash).map_err(|e| HashError::Failed(e.to_string()))?;
+                bcrypt::verify(&password, &hash).map_err(|e| HashError::Failed(e.to_string()))?;
+            if pad {
+                let _ = bcrypt::verify(&password, &dummy);
+            }
             Ok(matches && known)
         })
         .await?
+    }
+
+    /// Whether verifying against `hash` must be padded to today's cost.
+    fn must_pad(&self, hash: Option<&str>) -> bool {
+        hash.is_some_and(|h| cost_of(h).is_some_and(|c| c < self.cost))
+    }
+
+    /// Whether `hash` was made at another cost than today's: a successful
+    /// login then rehashes the password, so the stored population converges
+    /// on the configured cost.
+    pub fn needs_rehash(&self, hash: &str) -> bool {
+        cost_of(hash).is_some_and(|c| c != self.cost)
     }
 
     async fn run<T: Send + 'static>(
@@ -226,6 +246,11 @@ fn lower_priority() {
     }
 }
 
+/// The cost a bcrypt hash was made with.
+fn cost_of(hash: &str) -> Option<u32> {
+    hash.parse::<bcrypt::HashParts>().ok().map(|p| p.get_cost())
+}
+
 /// Builds a valid-looking bcrypt hash at `cost` without paying for it: hash at
 /// the minimum cost, then write the wanted cost into the prefix. Verifying
 /// against it costs the full `cost` and never matches.
@@ -256,6 +281,27 @@ mod tests {
         let hasher = PasswordHasher::new(4, 1, 4, WAIT);
         let hash = hasher.hash(&password("correct horse")).await.unwrap();
         assert!(hash.starts_with("$2b$04$"));
+        assert!(hasher.verify("correct horse", Some(&hash)).await.unwrap());
+        assert!(!hasher.verify("wrong horse!", Some(&hash)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn old_cheaper_hashes_are_padded_and_marked_for_rehash() {
+        let old = PasswordHasher::new(4, 1, 4, WAIT);
+        let hash = old.hash(&password("correct horse")).await.unwrap();
+        let hasher = PasswordHasher::new(10, 1, 4, WAIT);
+        assert!(hasher.needs_rehash(&hash));
+        assert!(!old.needs_rehash(&hash));
+        assert!(!hasher.needs_rehash("not a bcrypt hash"));
+        // Checking it is padded with the dummy's cost-10 verification, so an
+        // old account answers no faster than an unknown email; today's
+        // hashes, unknown users and a higher old cost need no padding.
+        assert!(hasher.must_pad(Some(&hash)));
+        assert!(!hasher.must_pad(None));
+        assert!(!old.must_pad(Some(&hash)));
+        let dearer = PasswordHasher::new(4, 1, 4, WAIT);
+        assert!(!dearer.must_pad(Some(&hasher.dummy_hash)));
+        // Right and wrong passwords still verify as such.
         assert!(hasher.verify("correct horse", Some(&hash)).await.unwrap());
         assert!(!hasher.verify("wrong horse!", Some(&hash)).await.unwrap());
     }

@@ -45,7 +45,6 @@ pub fn after(
 #[error("{0}")]
 pub struct ParseError(pub String);
 
-
 impl ParseError {
     pub fn new(message: impl Into<String>) -> Self {
         Self(message.into())

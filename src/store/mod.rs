@@ -79,6 +79,16 @@ pub trait Store: Send + Sync + 'static {
 
     async fn find_user(&self, id: &UserId) -> StoreResult<Option<User>>;
 
+    /// Replaces the user's password hash by `new` only if it is still
+    /// `expected` (a compare-and-swap, so a rehash never overwrites a
+    /// password changed in between). True when it was replaced.
+    async fn replace_password_hash(
+        &self,
+        user_id: &UserId,
+        expected: &str,
+        new: &str,
+    ) -> StoreResult<bool>;
+
     async fn report_setting(&self, user_id: &UserId) -> StoreResult<Option<ReportSetting>>;
 
     /// Applies `patch` and returns the setting as it now is.

@@ -355,3 +355,46 @@ async fn a_session_ends_at_its_maximum_lifetime_however_often_it_refreshes() {
     .await;
     assert_eq!(res.status(), 401);
 }
+
+#[tokio::test]
+async fn raising_the_bcrypt_cost_rehashes_old_passwords_at_their_next_login() {
+    // A user registered while the cost was 4...
+    let old = spawn_app().await;
+    let email = unique_email();
+    assert_eq!(old.register(&email).await.status(), 201);
+    let path = old.db_path().to_owned();
+    // ...logs in after the cost was raised to 6 (same database).
+    let mut settings = test_settings(&[("BCRYPT_COST", "6")]);
+    settings.store.sqlite_path = path.clone();
+    let new = spawn_with_settings(settings).await;
+    let stored_cost = || {
+        let (path, email) = (path.clone(), email.clone());
+        async move {
+            let mut settings = test_settings(&[]);
+            settings.store.sqlite_path = path;
+            let store = tokengate::store::connect(&settings.store).await.unwrap();
+            let email = tokengate::domain::EmailAddress::parse(&email).unwrap();
+            let hash = store
+                .find_credentials_by_email(&email)
+                .await
+                .unwrap()
+                .unwrap()
+                .password_hash;
+            hash[4..6].parse::<u32>().unwrap()
+        }
+    };
+    assert_eq!(stored_cost().await, 4);
+    assert_eq!(new.login(&email).await.status(), 200);
+    // The rehash runs after the answer; give it a moment.
+    let mut cost = stored_cost().await;
+    for _ in 0..100 {
+        if cost == 6 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        cost = stored_cost().await;
+    }
+    assert_eq!(cost, 6, "the hash was not upgraded");
+    // And the password still works, at the new cost.
+    assert_eq!(new.login(&email).await.status(), 200);
+}

@@ -153,6 +153,11 @@ pub fn unique_email() -> String {
 }
 
 impl TestApp {
+    /// The app's SQLite file (another app may open it too).
+    pub fn db_path(&self) -> &std::path::Path {
+        &self.db_path
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

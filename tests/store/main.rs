@@ -42,6 +42,7 @@ fn main() {
         users::unknown_users_are_none,
         users::duplicate_email_is_refused_case_insensitively,
         users::concurrent_registrations_of_one_email,
+        users::a_password_hash_is_replaced_only_if_unchanged,
         registration::a_failed_second_write_leaves_no_user,
         report_settings::update_applies_a_partial_patch,
         report_settings::updating_an_unknown_users_setting_is_none,

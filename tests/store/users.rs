@@ -164,3 +164,46 @@ pub async fn concurrent_registrations_of_one_email(ctx: Ctx) {
     assert_eq!(owner.user.id, winners[0]);
     assert_eq!(ctx.count_report_settings(&winners[0]).await, 1);
 }
+
+pub async fn a_password_hash_is_replaced_only_if_unchanged(ctx: Ctx) {
+    let a = registered(&ctx.store).await;
+    let b = registered(&ctx.store).await;
+    let hash_of = |new: &tokengate::domain::NewUser| {
+        let (store, email) = (ctx.store.clone(), new.user.email.clone());
+        async move {
+            store
+                .find_credentials_by_email(&email)
+                .await
+                .expect("find_credentials_by_email")
+                .expect("found")
+                .password_hash
+        }
+    };
+    // A stale expected hash changes nothing.
+    let swapped = ctx
+        .store
+        .replace_password_hash(&a.user.id, "$2b$04$not-the-stored-hash", "$2b$12$new")
+        .await
+        .expect("replace_password_hash");
+    assert!(!swapped);
+    assert_eq!(hash_of(&a).await, a.password_hash);
+    // Two rehashes racing from the same hash: exactly one wins.
+    let (one, two) = tokio::join!(
+        ctx.store
+            .replace_password_hash(&a.user.id, &a.password_hash, "$2b$12$first"),
+        ctx.store
+            .replace_password_hash(&a.user.id, &a.password_hash, "$2b$12$second"),
+    );
+    let (one, two) = (one.expect("first"), two.expect("second"));
+    assert!(one ^ two, "exactly one swap succeeds ({one}, {two})");
+    let now = hash_of(&a).await;
+    assert_eq!(now, if one { "$2b$12$first" } else { "$2b$12$second" });
+    // Another user's hash, and an unknown user, are untouched.
+    assert_eq!(hash_of(&b).await, b.password_hash);
+    let unknown = ctx
+        .store
+        .replace_password_hash(&UserId::generate(), &b.password_hash, "$2b$12$x")
+        .await
+        .expect("replace_password_hash");
+    assert!(!unknown);
+}

@@ -26,6 +26,7 @@ pub(super) const SESSIONS: &str = "sessions";
 pub(super) mod field {
     pub const ID: &str = "_id";
     pub const EMAIL: &str = "email";
+    pub const PASSWORD_HASH: &str = "passwordHash";
     pub const USER_ID: &str = "userId";
     pub const FREQUENCY: &str = "frequency";
     pub const IS_ENABLED: &str = "isEnabled";

@@ -224,6 +224,22 @@ impl Store for MongoStore {
             .transpose()
     }
 
+    async fn replace_password_hash(
+        &self,
+        user_id: &UserId,
+        expected: &str,
+        new: &str,
+    ) -> StoreResult<bool> {
+        let result = self
+            .users
+            .update_one(
+                doc! { field::ID: user_id.as_str(), field::PASSWORD_HASH: expected },
+                doc! { "$set": { field::PASSWORD_HASH: new } },
+            )
+            .await?;
+        Ok(result.modified_count == 1)
+    }
+
     async fn report_setting(&self, user_id: &UserId) -> StoreResult<Option<ReportSetting>> {
         Ok(self
             .report_settings

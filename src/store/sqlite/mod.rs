@@ -223,6 +223,28 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn replace_password_hash(
+        &self,
+        user_id: &UserId,
+        expected: &str,
+        new: &str,
+    ) -> StoreResult<bool> {
+        let (id, expected, new) = (
+            user_id.as_str().to_owned(),
+            expected.to_owned(),
+            new.to_owned(),
+        );
+        self.run(move |c| {
+            let changed = c
+                .prepare_cached(
+                    "UPDATE users SET password_hash = ?3 WHERE id = ?1 AND password_hash = ?2",
+                )?
+                .execute(params![id, expected, new])?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
     async fn report_setting(&self, user_id: &UserId) -> StoreResult<Option<ReportSetting>> {
         let user_id = user_id.as_str().to_owned();
         self.read(move |c| {
