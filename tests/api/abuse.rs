@@ -362,20 +362,8 @@ async fn a_login_flood_is_shed_while_other_requests_stay_fast() {
     let login = app.login_with(&app.client, &email, PASSWORD).await;
     assert_eq!(login.status(), 200);
 
-    let url = app.url("/api/auth/login");
     let flood: Vec<_> = (0..24)
-        .map(|_| {
-            let url = url.clone();
-            let email = email.clone();
-            tokio::spawn(async move {
-                bare()
-                    .post(url)
-                    .json(&json!({ "email": email, "password": PASSWORD }))
-                    .send()
-                    .await
-                    .unwrap()
-            })
-        })
+        .map(|_| spawn_login(&app, &email, PASSWORD))
         .collect();
     // While the flood runs, a protected request keeps answering promptly
     // (generous bound for a noisy shared machine: this checks shedding
@@ -434,19 +422,17 @@ async fn secure_prefixed_cookies_when_configured() {
     assert!(refresh.contains("Secure") && refresh.contains("Path=/api/auth"));
     // The prefixed names are what the server reads back.
     let token = cookie_value(&res, "__Host-accessToken").unwrap();
-    let me = bare()
-        .get(app.url("/api/user/current-user"))
-        .header("cookie", format!("__Host-accessToken={token}"))
-        .send()
-        .await
-        .unwrap();
+    let me = get_with_cookies(
+        app.url("/api/user/current-user"),
+        format!("__Host-accessToken={token}"),
+    )
+    .await;
     assert_eq!(me.status(), 200);
-    let me = bare()
-        .get(app.url("/api/user/current-user"))
-        .header("cookie", format!("accessToken={token}"))
-        .send()
-        .await
-        .unwrap();
+    let me = get_with_cookies(
+        app.url("/api/user/current-user"),
+        format!("accessToken={token}"),
+    )
+    .await;
     assert_eq!(me.status(), 401, "the unprefixed name is not read");
 }
 

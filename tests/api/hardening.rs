@@ -48,12 +48,11 @@ async fn a_non_ascii_cookie_beside_the_tokens_does_not_switch_off_the_csrf_rule(
         assert_eq!(res.status(), 403);
     }
     // The session is still alive: none of the above logged anyone out.
-    let res = bare()
-        .get(app.url("/api/user/current-user"))
-        .header("cookie", format!("accessToken={access}"))
-        .send()
-        .await
-        .unwrap();
+    let res = get_with_cookies(
+        app.url("/api/user/current-user"),
+        format!("accessToken={access}"),
+    )
+    .await;
     assert_eq!(res.status(), 200);
 }
 
@@ -67,12 +66,11 @@ async fn a_percent_encoded_cookie_name_is_not_the_auth_cookie() {
         "AccessToken",
         "accesstoken",
     ] {
-        let res = bare()
-            .get(app.url("/api/user/current-user"))
-            .header("cookie", format!("{name}={access}"))
-            .send()
-            .await
-            .unwrap();
+        let res = get_with_cookies(
+            app.url("/api/user/current-user"),
+            format!("{name}={access}"),
+        )
+        .await;
         assert_eq!(res.status(), 401, "{name} authenticated");
         let res = post_without_origin(
             &app,
@@ -152,23 +150,11 @@ async fn a_burst_of_simultaneous_guesses_gets_no_more_verdicts_than_the_limit() 
     let email = unique_email();
     assert_eq!(app.register(&email).await.status(), 201);
     let guesses: Vec<_> = (0..16)
-        .map(|i| {
-            let (url, email) = (app.url("/api/auth/login"), email.clone());
-            tokio::spawn(async move {
-                bare()
-                    .post(url)
-                    .json(&serde_json::json!({ "email": email, "password": format!("guess number {i}") }))
-                    .send()
-                    .await
-                    .unwrap()
-                    .status()
-                    .as_u16()
-            })
-        })
+        .map(|i| spawn_login(&app, &email, &format!("guess number {i}")))
         .collect();
     let mut verdicts = 0;
     for guess in guesses {
-        match guess.await.unwrap() {
+        match guess.await.unwrap().status().as_u16() {
             401 => verdicts += 1,
             429 => {}
             other => panic!("unexpected status {other}"),
@@ -238,23 +224,11 @@ async fn sixty_four_simultaneous_logins_all_succeed() {
         emails.push(email);
     }
     let logins: Vec<_> = emails
-        .into_iter()
-        .map(|email| {
-            let url = app.url("/api/auth/login");
-            tokio::spawn(async move {
-                bare()
-                    .post(url)
-                    .json(&serde_json::json!({ "email": email, "password": PASSWORD }))
-                    .send()
-                    .await
-                    .unwrap()
-                    .status()
-                    .as_u16()
-            })
-        })
+        .iter()
+        .map(|email| spawn_login(&app, email, PASSWORD))
         .collect();
     for login in logins {
-        assert_eq!(login.await.unwrap(), 200);
+        assert_eq!(login.await.unwrap().status(), 200);
     }
 }
 
@@ -277,17 +251,7 @@ async fn a_shed_login_is_answered_before_its_body_is_read() {
     let mut statuses = Vec::new();
     for _ in 0..20 {
         let busy: Vec<_> = (0..2)
-            .map(|_| {
-                let (url, email) = (app.url("/api/auth/login"), email.clone());
-                tokio::spawn(async move {
-                    bare()
-                        .post(url)
-                        .json(&serde_json::json!({ "email": email, "password": PASSWORD }))
-                        .send()
-                        .await
-                        .unwrap()
-                })
-            })
+            .map(|_| spawn_login(&app, &email, PASSWORD))
             .collect();
         tokio::time::sleep(std::time::Duration::from_millis(40)).await;
         let res = bare()

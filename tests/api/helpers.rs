@@ -125,6 +125,29 @@ pub async fn post_with_cookies(url: String, cookies: String) -> reqwest::Respons
         .unwrap()
 }
 
+/// GETs with exactly `cookies` (no jar, no Origin).
+pub async fn get_with_cookies(url: String, cookies: String) -> reqwest::Response {
+    bare()
+        .get(url)
+        .header("cookie", cookies)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Starts a login from a jar-less client, for many at the same instant.
+pub fn spawn_login(
+    app: &TestApp,
+    email: &str,
+    password: &str,
+) -> tokio::task::JoinHandle<reqwest::Response> {
+    let (url, body) = (
+        app.url("/api/auth/login"),
+        json!({ "email": email, "password": password }),
+    );
+    tokio::spawn(async move { bare().post(url).json(&body).send().await.unwrap() })
+}
+
 /// A client with no cookie jar and no default headers.
 pub fn bare() -> reqwest::Client {
     reqwest::Client::new()

@@ -215,19 +215,9 @@ async fn a_tampered_cookie_is_refused() {
     let (_, login) = app.signed_in().await;
     let token = login["accessToken"].as_str().unwrap();
     let tampered = flip_signature(token);
-    let res = bare()
-        .get(app.url(CURRENT_USER))
-        .header("cookie", format!("accessToken={tampered}"))
-        .send()
-        .await
-        .unwrap();
+    let res = get_with_cookies(app.url(CURRENT_USER), format!("accessToken={tampered}")).await;
     assert_eq!(res.status(), 401);
-    let res = bare()
-        .get(app.url(CURRENT_USER))
-        .header("cookie", format!("accessToken={token}"))
-        .send()
-        .await
-        .unwrap();
+    let res = get_with_cookies(app.url(CURRENT_USER), format!("accessToken={token}")).await;
     assert_eq!(res.status(), 200);
 }
 
@@ -239,12 +229,7 @@ async fn a_refresh_token_is_not_an_access_token() {
     let res = app.login(&email).await;
     let refresh = cookie_value(&res, "refreshToken").unwrap();
     assert_eq!(status_with(&app, &refresh).await, 401);
-    let res = bare()
-        .get(app.url(CURRENT_USER))
-        .header("cookie", format!("accessToken={refresh}"))
-        .send()
-        .await
-        .unwrap();
+    let res = get_with_cookies(app.url(CURRENT_USER), format!("accessToken={refresh}")).await;
     assert_eq!(res.status(), 401);
 }
 
