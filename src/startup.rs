@@ -112,14 +112,22 @@ async fn stop_signal(timeout: std::time::Duration) {
     );
 }
 
-/// Deletes expired and revoked sessions now and then, so the store does not
-/// grow without bound.
+/// Deletes expired and revoked sessions, and rate-limit counters whose
+/// budget is full again, now and then, so the store does not grow without
+/// bound.
 async fn purge_sessions(store: SharedStore, every: std::time::Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match store.purge_sessions(crate::domain::now()).await {
+        let now = crate::domain::now();
+        match store.purge_rate_limits(now).await {
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %crate::telemetry::error_chain(&e), "rate-limit purge failed")
+            }
+        }
+        match store.purge_sessions(now).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "purged dead sessions"),
             Err(e) => {

@@ -3,6 +3,7 @@
 //! `http/` call these and shape the responses.
 
 mod error;
+mod limits;
 pub mod password;
 pub mod rate_limit;
 mod session;
@@ -19,8 +20,9 @@ use crate::domain::{
 use crate::settings::Settings;
 use crate::store::SharedStore;
 use crate::telemetry::metrics::{AuthEvent, Metrics};
+use limits::{Limits, ip_limit_key};
 use password::{HashError, PasswordHasher};
-use rate_limit::{RateLimiter, ip_key, network_key};
+use rate_limit::RateLimiter;
 use tokens::{Signed, TokenService};
 use tracing::Instrument;
 
@@ -44,64 +46,6 @@ pub struct LoggedIn {
     pub refresh: Signed,
 }
 
-struct Limits {
-    login_per_ip: RateLimiter<IpAddr>,
-    register_per_ip: RateLimiter<IpAddr>,
-    refresh_per_ip: RateLimiter<IpAddr>,
-    /// Failed logins per (email, client network).
-    login_failures: RateLimiter<(String, Option<IpAddr>)>,
-    /// Failed logins per email across every network: the ceiling.
-    login_failures_per_email: RateLimiter<String>,
-}
-
-/// A failed login reserved against both failure limits before bcrypt runs,
-/// so a burst of simultaneous guesses cannot get more verdicts than the
-/// limit allows. Given back when dropped, unless `keep` says the attempt
-/// really failed: a right password, a shed request or a store error does
-/// not count.
-struct FailureReservation<'a> {
-    limits: &'a Limits,
-    key: (String, Option<IpAddr>),
-    kept: bool,
-}
-
-impl FailureReservation<'_> {
-    fn keep(mut self) {
-        self.kept = true;
-    }
-}
-
-impl Drop for FailureReservation<'_> {
-    fn drop(&mut self) {
-        if !self.kept {
-            self.limits.login_failures.refund(&self.key);
-            self.limits.login_failures_per_email.refund(&self.key.0);
-        }
-    }
-}
-
-impl Limits {
-    /// Reserves one failure for `email` from `client`'s network, or says
-    /// how long to wait.
-    fn reserve_failure(
-        &self,
-        email: &EmailAddress,
-        client: &ClientInfo,
-    ) -> Result<FailureReservation<'_>, rate_limit::Limited> {
-        let key = (email.as_str().to_owned(), client.ip.map(network_key));
-        self.login_failures.check(&key)?;
-        if let Err(limited) = self.login_failures_per_email.check(&key.0) {
-            self.login_failures.refund(&key);
-            return Err(limited);
-        }
-        Ok(FailureReservation {
-            limits: self,
-            key,
-            kept: false,
-        })
-    }
-}
-
 pub struct Auth {
     store: SharedStore,
     tokens: TokenService,
@@ -115,9 +59,8 @@ pub struct Auth {
 
 impl Auth {
     pub fn new(settings: &Settings, store: SharedStore, metrics: Arc<Metrics>) -> Self {
-        let rl = &settings.rate_limit;
-        let per_ip = || RateLimiter::new(rl.per_ip, rl.window, rl.max_keys);
         Self {
+            limits: Limits::new(&store, &settings.rate_limit),
             store,
             tokens: TokenService::new(&settings.jwt),
             hasher: Arc::new(PasswordHasher::new(
@@ -126,17 +69,6 @@ impl Auth {
                 settings.passwords.queue,
                 settings.passwords.max_queue_wait,
             )),
-            limits: Limits {
-                login_per_ip: per_ip(),
-                register_per_ip: per_ip(),
-                refresh_per_ip: per_ip(),
-                login_failures: RateLimiter::new(rl.login_failures, rl.window, rl.max_keys),
-                login_failures_per_email: RateLimiter::new(
-                    rl.login_failures_per_email,
-                    rl.window,
-                    rl.max_keys,
-                ),
-            },
             metrics,
             grace_period: settings.jwt.refresh_grace_period,
             max_session_lifetime: settings.jwt.session_max_lifetime,
@@ -154,7 +86,8 @@ impl Auth {
         client: &ClientInfo,
         registration: Registration,
     ) -> ApiResult<(User, ReportSetting)> {
-        self.limit_ip(&self.limits.register_per_ip, client, AuthEvent::RateLimited)?;
+        self.limit_shared_ip(&self.limits.register_per_ip, client, AuthEvent::RateLimited)
+            .await?;
         let password_hash = self
             .hasher
             .hash(&registration.password)
@@ -189,20 +122,21 @@ impl Auth {
         email: EmailAddress,
         password: &str,
     ) -> ApiResult<LoggedIn> {
-        self.limit_ip(
+        self.limit_shared_ip(
             &self.limits.login_per_ip,
             client,
             AuthEvent::LoginRateLimited,
-        )?;
+        )
+        .await?;
         // Reserve this attempt's failure first: of simultaneous guesses,
         // only as many as the limit allows get to bcrypt.
-        let reservation = match self.limits.reserve_failure(&email, client) {
+        let reservation = match self.limits.reserve_failure(&email, client).await {
             Ok(reservation) => reservation,
-            Err(limited) => {
-                self.audit(AuthEvent::LoginRateLimited, None, None, client);
-                return Err(ApiError::RateLimited {
-                    retry_after: limited.retry_after,
-                });
+            Err(e) => {
+                if let ApiError::RateLimited { .. } = e {
+                    self.audit(AuthEvent::LoginRateLimited, None, None, client);
+                }
+                return Err(e);
             }
         };
         // Shed a login the bcrypt pool cannot take before any other work
@@ -295,8 +229,8 @@ impl Auth {
         );
     }
 
-    /// Spends one request of the client IP's budget; past it, audits `event`
-    /// and answers 429.
+    /// Spends one request of the client IP's budget in this process;
+    /// past it, audits `event` and answers 429.
     fn limit_ip(
         &self,
         limiter: &RateLimiter<IpAddr>,
@@ -304,12 +238,30 @@ impl Auth {
         event: AuthEvent,
     ) -> ApiResult<()> {
         let Some(ip) = client.ip else { return Ok(()) };
-        limiter.check(&ip_key(ip)).map_err(|limited| {
-            self.audit(event, None, None, client);
-            ApiError::RateLimited {
-                retry_after: limited.retry_after,
+        limiter
+            .check(&rate_limit::ip_key(ip))
+            .map_err(|limited| self.refused(event, client, limited.retry_after))
+    }
+
+    /// The same for a budget shared by every instance on the store.
+    async fn limit_shared_ip(
+        &self,
+        limiter: &limits::SharedLimiter,
+        client: &ClientInfo,
+        event: AuthEvent,
+    ) -> ApiResult<()> {
+        let Some(ip) = client.ip else { return Ok(()) };
+        match limiter.check(&ip_limit_key(ip)).await {
+            Err(ApiError::RateLimited { retry_after }) => {
+                Err(self.refused(event, client, retry_after))
             }
-        })
+            other => other,
+        }
+    }
+
+    fn refused(&self, event: AuthEvent, client: &ClientInfo, retry_after: Duration) -> ApiError {
+        self.audit(event, None, None, client);
+        ApiError::RateLimited { retry_after }
     }
 
     /// Counts the event and writes it to the audit log (target `audit`).

@@ -1,9 +1,9 @@
 //! Keyed rate limits: GCRA, the token bucket written as one timestamp a key.
 //!
-//! Written here rather than taken from `governor` because the login-failure
-//! limit *reserves* a failure before bcrypt runs and gives it back when the
-//! password was right, which governor's API cannot express, and because the
-//! key table needs a hard size bound that costs O(1) per request.
+//! The in-process limiter (refresh's per-IP budget); the limits shared by
+//! every instance live in the store (`limits::SharedLimiter`), with the same
+//! GCRA rule. Written here rather than taken from `governor` because the key
+//! table needs a hard size bound that evicts at O(1) per request.
 //!
 //! The table is bounded by evicting, never by refusing: when it is full, the
 //! key that entered it first is forgotten (it then behaves like a new key),
@@ -59,20 +59,6 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
         self.check_at(key, Instant::now())
     }
 
-    /// Whether `key` could spend a request now, without spending it.
-    pub fn peek(&self, key: &K) -> Result<(), Limited> {
-        self.peek_at(key, Instant::now())
-    }
-
-    /// Gives back one request spent by `check` (a reservation that turned
-    /// out not to count). Never below an empty bucket.
-    pub fn refund(&self, key: &K) {
-        let mut state = self.lock();
-        if let Some(tat) = state.tat.get_mut(key) {
-            *tat = tat.checked_sub(self.interval).unwrap_or(*tat);
-        }
-    }
-
     /// Number of keys tracked (for tests and metrics).
     pub fn tracked_keys(&self) -> usize {
         self.lock().tat.len()
@@ -102,10 +88,6 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
             return Err(limited(ahead));
         }
         Ok(next)
-    }
-
-    fn peek_at(&self, key: &K, now: Instant) -> Result<(), Limited> {
-        self.next_tat(&self.lock(), key, now).map(drop)
     }
 
     fn check_at(&self, key: &K, now: Instant) -> Result<(), Limited> {
@@ -215,18 +197,6 @@ mod tests {
     }
 
     #[test]
-    fn peek_does_not_spend() {
-        let limiter = RateLimiter::new(2, MIN, 100);
-        let now = Instant::now();
-        for _ in 0..10 {
-            assert!(limiter.peek_at(&"a", now).is_ok());
-        }
-        assert!(limiter.check_at(&"a", now).is_ok());
-        assert!(limiter.check_at(&"a", now).is_ok());
-        assert!(limiter.peek_at(&"a", now).is_err());
-    }
-
-    #[test]
     fn a_full_table_evicts_the_oldest_key_and_keeps_counting() {
         let limiter = RateLimiter::new(2, MIN, 3);
         let now = Instant::now();
@@ -260,25 +230,6 @@ mod tests {
         // A whole window later, one request drops every refilled key.
         assert!(limiter.check_at(&1000, now + MIN).is_ok());
         assert_eq!(limiter.tracked_keys(), 1);
-    }
-
-    #[test]
-    fn a_refund_gives_back_one_request() {
-        let limiter = RateLimiter::new(2, MIN, 10);
-        let now = Instant::now();
-        assert!(limiter.check_at(&"a", now).is_ok());
-        assert!(limiter.check_at(&"a", now).is_ok());
-        assert!(limiter.check_at(&"a", now).is_err());
-        limiter.refund(&"a");
-        assert!(limiter.check_at(&"a", now).is_ok());
-        assert!(limiter.check_at(&"a", now).is_err());
-        // Refunding more than was spent leaves an empty bucket, no credit.
-        for _ in 0..10 {
-            limiter.refund(&"b");
-            limiter.refund(&"a");
-        }
-        assert!(limiter.check_at(&"a", now).is_ok());
-        assert!(limiter.check_at(&"a", now).is_ok());
     }
 
     #[test]

@@ -47,6 +47,22 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A shared rate limit's shape (GCRA): each request costs `interval`; a
+/// key's theoretical arrival time may run at most `window` ahead of now, so
+/// `window / interval` requests fit back to back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub interval: std::time::Duration,
+    pub window: std::time::Duration,
+}
+
+/// The answer of one step of a shared rate limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateVerdict {
+    Allowed,
+    Limited { retry_after: std::time::Duration },
+}
+
 /// A rotation: replace `expected_jti` by `new_jti`, atomically.
 #[derive(Debug, Clone)]
 pub struct Rotation {
@@ -136,6 +152,24 @@ pub trait Store: Send + Sync + 'static {
     /// returns how many. Backends that also expire records on their own
     /// (MongoDB's TTL index) may report fewer.
     async fn purge_sessions(&self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
+
+    /// One step of a rate limit shared by every instance on this store:
+    /// spends a request of `key`'s budget unless that would run past the
+    /// window, atomically (two instances never both spend the last one).
+    async fn spend_rate_limit(
+        &self,
+        key: &str,
+        limit: RateLimit,
+        now: DateTime<Utc>,
+    ) -> StoreResult<RateVerdict>;
+
+    /// Gives back one request spent by `spend_rate_limit`.
+    async fn refund_rate_limit(&self, key: &str, limit: RateLimit) -> StoreResult<()>;
+
+    /// Deletes the counters whose budget is full again at `now`: they
+    /// behave like absent ones. Backends that expire records on their own
+    /// (MongoDB's TTL index) may report fewer.
+    async fn purge_rate_limits(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 /// Builds the configured store: MongoDB when `mongo_uri` is set, else the

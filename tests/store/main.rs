@@ -15,6 +15,7 @@
 mod backends;
 mod fixtures;
 mod harness;
+mod limits;
 mod registration;
 mod report_settings;
 mod sessions;
@@ -57,5 +58,8 @@ fn main() {
         sessions::revoke_all_revokes_only_the_users_live_sessions,
         sessions::list_returns_live_sessions_newest_first,
         sessions::purge_deletes_expired_and_revoked_sessions,
+        limits::a_shared_limit_allows_its_budget_then_says_how_long_to_wait,
+        limits::simultaneous_spends_never_exceed_the_budget,
+        limits::refilled_counters_are_purged,
     ]);
 }

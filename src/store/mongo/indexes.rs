@@ -22,6 +22,7 @@ pub(super) const REPORT_SETTINGS_USER_UNIQUE: &str = "reportSettings_userId_uniq
 pub(super) const SESSIONS_EXPIRY_TTL: &str = "sessions_expiresAt_ttl";
 pub(super) const SESSIONS_BY_USER: &str = "sessions_userId_createdAt";
 pub(super) const SESSIONS_BY_REVOCATION: &str = "sessions_revokedAt";
+pub(super) const RATE_LIMITS_TTL: &str = "rateLimits_expiresAt_ttl";
 
 /// IndexOptionsConflict, IndexKeySpecsConflict: same name or keys, other options.
 const INDEX_CONFLICT_CODES: [i32; 2] = [85, 86];
@@ -96,6 +97,15 @@ pub(super) fn definitions() -> Vec<IndexSpec> {
             keys: doc! { field::REVOKED_AT: 1 },
             unique: false,
             expire_after: None,
+        },
+        // A rate-limit counter whose budget is full again is removed by the
+        // server (the shared limits stay bounded without a purge).
+        IndexSpec {
+            collection: super::limits::RATE_LIMITS,
+            name: RATE_LIMITS_TTL,
+            keys: doc! { super::limits::EXPIRES_AT: 1 },
+            unique: false,
+            expire_after: Some(Duration::ZERO),
         },
     ]
 }
@@ -203,13 +213,20 @@ mod tests {
     }
 
     #[test]
+    fn rate_limit_counters_expire_when_their_budget_is_full_again() {
+        let ttl = wire(&spec(RATE_LIMITS_TTL));
+        assert_eq!(ttl.get_document("key").unwrap(), &doc! { "expiresAt": 1 });
+        assert_eq!(ttl.get("expireAfterSeconds"), Some(&Bson::Int32(0)));
+    }
+
+    #[test]
     fn only_the_intended_indexes_are_unique_or_ttl() {
         for s in definitions() {
             let unique = [USERS_EMAIL_UNIQUE, REPORT_SETTINGS_USER_UNIQUE].contains(&s.name);
             assert_eq!(s.unique, unique, "{}", s.name);
             assert_eq!(
                 s.expire_after.is_some(),
-                s.name == SESSIONS_EXPIRY_TTL,
+                [SESSIONS_EXPIRY_TTL, RATE_LIMITS_TTL].contains(&s.name),
                 "{}",
                 s.name
             );

@@ -15,6 +15,7 @@ mod documents;
 mod errors;
 mod fallback;
 mod indexes;
+mod limits;
 mod registration;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,7 +31,7 @@ use self::documents::{
     REPORT_SETTINGS, ReportSettingDoc, SESSIONS, SessionDoc, USERS, UserDoc, bson_time, field,
 };
 pub use self::registration::RegistrationMode;
-use super::{Rotation, Store, StoreError, StoreResult};
+use super::{RateLimit, RateVerdict, Rotation, Store, StoreError, StoreResult};
 use crate::domain::{
     EmailAddress, NewUser, ReportSetting, ReportSettingPatch, Session, SessionId, User,
     UserCredentials, UserId,
@@ -376,6 +377,23 @@ impl Store for MongoStore {
             sessions.push(doc.into_domain()?);
         }
         Ok(sessions)
+    }
+
+    async fn spend_rate_limit(
+        &self,
+        key: &str,
+        limit: RateLimit,
+        now: DateTime<Utc>,
+    ) -> StoreResult<RateVerdict> {
+        self.spend(key, limit, now).await
+    }
+
+    async fn refund_rate_limit(&self, key: &str, limit: RateLimit) -> StoreResult<()> {
+        self.refund(key, limit).await
+    }
+
+    async fn purge_rate_limits(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        self.purge_limits(now).await
     }
 
     async fn purge_sessions(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {

@@ -11,6 +11,7 @@
 //! read would have to wait (SQLITE_BUSY), or no reader is free, it goes to
 //! the blocking pool like a write. Times are kept as Unix milliseconds.
 
+mod limits;
 mod pool;
 mod rows;
 mod schema;
@@ -22,7 +23,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::Semaphore;
 
-use super::{Rotation, Store, StoreError, StoreResult};
+use super::{RateLimit, RateVerdict, Rotation, Store, StoreError, StoreResult};
 use crate::domain::{
     EmailAddress, Frequency, NewUser, ReportSetting, ReportSettingPatch, Session, SessionId,
     TokenId, User, UserCredentials, UserId,
@@ -412,6 +413,23 @@ impl Store for SqliteStore {
             .collect()
         })
         .await
+    }
+
+    async fn spend_rate_limit(
+        &self,
+        key: &str,
+        limit: RateLimit,
+        now: DateTime<Utc>,
+    ) -> StoreResult<RateVerdict> {
+        self.spend(key, limit, now).await
+    }
+
+    async fn refund_rate_limit(&self, key: &str, limit: RateLimit) -> StoreResult<()> {
+        self.refund(key, limit).await
+    }
+
+    async fn purge_rate_limits(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        self.purge_limits(now).await
     }
 
     async fn purge_sessions(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
