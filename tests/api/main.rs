@@ -7,6 +7,7 @@ mod cors;
 mod fuzz;
 mod hardening;
 mod helpers;
+mod instances;
 mod login;
 mod metrics;
 mod openapi;

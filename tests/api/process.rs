@@ -12,7 +12,7 @@ use crate::helpers::{ORIGIN, PASSWORD, browser, cookie_value, session_id_of, uni
 
 /// The `tokengate` binary running as a child process with JSON logs on a
 /// captured stdout.
-struct Server {
+pub(crate) struct Server {
     /// Taken by `exit`.
     child: Option<tokio::process::Child>,
     base: String,
@@ -32,11 +32,20 @@ fn free_port() -> u16 {
 const JWT_SECRET: &str = "log-test-access-secret-0123456789abcdef";
 const JWT_REFRESH_SECRET: &str = "log-test-refresh-secret-0123456789abcdef";
 
+/// A fresh database file's path.
+pub(crate) fn fresh_db() -> PathBuf {
+    std::env::temp_dir().join(format!("tokengate-ops-{}.sqlite", uuid::Uuid::new_v4()))
+}
+
 impl Server {
     async fn start(extra: &[(&str, &str)]) -> Server {
+        Self::start_on(fresh_db(), extra).await
+    }
+
+    /// Starts an instance on the database file `db`, which other instances
+    /// may share.
+    pub(crate) async fn start_on(db: PathBuf, extra: &[(&str, &str)]) -> Server {
         let port = free_port();
-        let db =
-            std::env::temp_dir().join(format!("tokengate-ops-{}.sqlite", uuid::Uuid::new_v4()));
         let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tokengate"));
         command
@@ -91,7 +100,7 @@ impl Server {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
