@@ -17,6 +17,8 @@
  * - A proactive refresh shortly before `expiresAt`.
  * - A bounded number of consecutive failed refreshes: never a
  *   401 → refresh → 401 loop.
+ * - `login` retries once, after the announced wait, when the API sheds it
+ *   with 503 + `Retry-After` (its password hashing is saturated).
  * - Events in every tab (BroadcastChannel): `login`, `refresh`, `logout`,
  *   `session-expired`, and `statechange` after any of them.
  *
@@ -94,6 +96,9 @@
  */
 
 const PROTOCOL_VERSION = 1;
+
+/** The longest a login waits on a 503's `Retry-After` before its one retry. */
+export const MAX_LOGIN_RETRY_WAIT_MS = 30_000;
 
 /** An error answer of the API: `status`, the server's `message`, field `errors`. */
 export class ApiError extends Error {
@@ -289,13 +294,35 @@ export class TokengateClient extends EventTarget {
   }
 
   /**
-   * Logs in: the API sets both cookies. The access token that the body also
-   * carries is deliberately dropped here.
+   * Logs in: the API sets both cookies. The body carries no token the client
+   * needs (an `accessToken` the API may add is ignored).
+   *
+   * When the API sheds the login because its password hashing is busy (503
+   * with `Retry-After` in seconds), waits that long (at most
+   * `MAX_LOGIN_RETRY_WAIT_MS`) and tries exactly once more. A 503 without a
+   * usable `Retry-After` (missing, not a whole number of seconds) and any
+   * other error are reported at once; so is the retry's error.
    * @param {{email: string, password: string}} input
    * @returns {Promise<LoginResult>}
    */
   async login({ email, password }) {
-    const body = await this.#plain('/auth/login', { method: 'POST', body: { email, password } });
+    const url = this.#url('/auth/login');
+    /** @type {ApiInit} */
+    const init = { method: 'POST', body: { email, password } };
+    let res = await this.#send(url, init);
+    const waitMs = res.status === 503 ? retryAfterMs(res.headers.get('Retry-After')) : null;
+    if (waitMs !== null) {
+      const shed = await ApiError.from(res); // reads the body: the connection is free again
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+      if (this.#closed) {
+        throw shed;
+      }
+      res = await this.#send(url, init);
+    }
+    if (!res.ok) {
+      throw await ApiError.from(res);
+    }
+    const body = /** @type {any} */ (await readJson(res));
     const at = Date.now();
     const expiresAt = parseTime(body.expiresAt);
     this.#dead = false;
@@ -780,6 +807,22 @@ async function readJson(res) {
   } catch {
     return null;
   }
+}
+
+/**
+ * The wait a `Retry-After` header asks for, in ms, capped at
+ * `MAX_LOGIN_RETRY_WAIT_MS`; null when it is missing or not delay-seconds (a
+ * whole number of seconds; an HTTP date, a negative or fractional number, or
+ * anything else is not used).
+ * @param {string|null} value
+ * @returns {number|null}
+ */
+function retryAfterMs(value) {
+  const match = /^\s*(\d{1,10})\s*$/.exec(value ?? '');
+  if (!match) {
+    return null;
+  }
+  return Math.min(Number(match[1]) * 1000, MAX_LOGIN_RETRY_WAIT_MS);
 }
 
 /**

@@ -100,6 +100,11 @@ test('login keeps no token: the result and the broadcast carry none', async (t) 
   t.after(() => other.close());
 
   const result = await c.login({ email: 'ada@example.com', password: 'pw' });
+  // BroadcastChannel delivers on another thread: wait for the message (20 ms
+  // was not always enough on a busy machine), then a little for any second one.
+  for (let i = 0; i < 200 && heard.length === 0; i++) {
+    await tick(10);
+  }
   await tick(20);
   assert.equal(JSON.stringify(result).includes('eyJ'), false);
   assert.equal(heard.length, 1);

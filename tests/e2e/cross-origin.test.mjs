@@ -156,6 +156,9 @@ test('no-preflight POSTs to logout-all from a not-allowed origin arrive with coo
   assert.equal(seen.origin, stack.evilOrigin);
   assert.match(seen.cookie, /accessToken=/);
   assert.equal(seen.status, 403);
+  // The answer is in, but the navigation it belongs to may still be going:
+  // let it finish, or the next goto is interrupted by it.
+  await evil.waitForURL(logoutAll);
 
   // 3. The same trick on refresh: refused before anything rotates.
   const refresh = `${stack.apiBase}/auth/refresh`;

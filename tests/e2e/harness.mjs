@@ -130,6 +130,9 @@ async function startApi({ name, spaOrigin, env = {} }) {
         BCRYPT_COST: '4',
         RATE_LIMIT_PER_IP: '10000',
         RATE_LIMIT_LOGIN_FAILURES: '1000',
+        // The per-email ceiling must not be below the failure limit where the
+        // service has one; a service without it ignores the variable.
+        RATE_LIMIT_LOGIN_FAILURES_PER_EMAIL: '1000',
         RUST_BACKTRACE: '1',
         NO_COLOR: '1',
         ...env,
