@@ -56,6 +56,28 @@ pub struct RateLimit {
     pub window: std::time::Duration,
 }
 
+impl RateLimit {
+    /// The interval and the window in milliseconds, as backends store
+    /// times; saturating, so a window too long for an i64 is "forever".
+    pub fn millis(self) -> (i64, i64) {
+        let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        (ms(self.interval), ms(self.window))
+    }
+
+    /// The verdict for a key refused at `now_ms` whose arrival time is
+    /// `tat_ms`: wait until one more request fits (at least a second).
+    pub fn limited(self, tat_ms: i64, now_ms: i64) -> RateVerdict {
+        let (interval, window) = self.millis();
+        let wait = tat_ms
+            .saturating_add(interval)
+            .saturating_sub(now_ms)
+            .saturating_sub(window);
+        RateVerdict::Limited {
+            retry_after: std::time::Duration::from_millis(wait.max(1000).unsigned_abs()),
+        }
+    }
+}
+
 /// The answer of one step of a shared rate limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RateVerdict {

@@ -15,11 +15,6 @@ const TAT: &str = "tat";
 const ALLOWED: &str = "allowed";
 pub(super) const EXPIRES_AT: &str = "expiresAt";
 
-/// Milliseconds, saturating: a window too long for an i64 is "forever".
-fn ms(d: std::time::Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
 /// The update pipeline of one GCRA step: `allowed` says whether the request
 /// fits; only then does `tat` move on by one interval.
 fn spend_pipeline(now: i64, interval: i64, window: i64) -> Vec<Document> {
@@ -42,8 +37,7 @@ impl MongoStore {
         limit: RateLimit,
         now: DateTime<Utc>,
     ) -> StoreResult<RateVerdict> {
-        let (now, interval, window) =
-            (now.timestamp_millis(), ms(limit.interval), ms(limit.window));
+        let ((interval, window), now) = (limit.millis(), now.timestamp_millis());
         let counter = self
             .limits()
             .find_one_and_update(doc! { "_id": key }, spend_pipeline(now, interval, window))
@@ -55,20 +49,14 @@ impl MongoStore {
             return Ok(RateVerdict::Allowed);
         }
         let tat = counter.get_i64(TAT).map_err(StoreError::internal)?;
-        let wait = tat
-            .saturating_add(interval)
-            .saturating_sub(now)
-            .saturating_sub(window);
-        Ok(RateVerdict::Limited {
-            retry_after: std::time::Duration::from_millis(wait.max(1000) as u64),
-        })
+        Ok(limit.limited(tat, now))
     }
 
     pub(super) async fn refund(&self, key: &str, limit: RateLimit) -> StoreResult<()> {
         self.limits()
             .update_one(
                 doc! { "_id": key },
-                doc! { "$inc": { TAT: -ms(limit.interval) } },
+                doc! { "$inc": { TAT: -limit.millis().0 } },
             )
             .await?;
         Ok(())

@@ -8,11 +8,6 @@ use super::SqliteStore;
 use super::rows::millis;
 use crate::store::{RateLimit, RateVerdict, StoreResult};
 
-/// Milliseconds, saturating: a window too long for an i64 is "forever".
-fn ms(d: std::time::Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
 impl SqliteStore {
     pub(super) async fn spend(
         &self,
@@ -20,12 +15,7 @@ impl SqliteStore {
         limit: RateLimit,
         now: DateTime<Utc>,
     ) -> StoreResult<RateVerdict> {
-        let (key, now, interval, window) = (
-            key.to_owned(),
-            millis(now),
-            ms(limit.interval),
-            ms(limit.window),
-        );
+        let ((interval, window), key, now) = (limit.millis(), key.to_owned(), millis(now));
         self.run(move |c| {
             // Insert a fresh key, or move its arrival time on by one
             // interval only while that stays within the window: the WHERE
@@ -45,19 +35,13 @@ impl SqliteStore {
             let tat: i64 = c
                 .prepare_cached("SELECT tat FROM rate_limits WHERE key = ?1")?
                 .query_row([&key], |r| r.get(0))?;
-            let wait = tat
-                .saturating_add(interval)
-                .saturating_sub(now)
-                .saturating_sub(window);
-            Ok(RateVerdict::Limited {
-                retry_after: std::time::Duration::from_millis(wait.max(1000) as u64),
-            })
+            Ok(limit.limited(tat, now))
         })
         .await
     }
 
     pub(super) async fn refund(&self, key: &str, limit: RateLimit) -> StoreResult<()> {
-        let (key, interval) = (key.to_owned(), ms(limit.interval));
+        let (key, (interval, _)) = (key.to_owned(), limit.millis());
         self.run(move |c| {
             c.prepare_cached("UPDATE rate_limits SET tat = tat - ?2 WHERE key = ?1")?
                 .execute(params![key, interval])
