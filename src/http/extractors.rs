@@ -1,13 +1,14 @@
 //! What a handler can ask for besides the body: `AuthUser`, the verified
 //! identity of a protected request, `ClientInfo`, who is asking, and
-//! `LoginAdmitted`. They are built here and nowhere else; handlers never
-//! parse tokens or headers.
+//! `AdmittedLogin`, a login body read only once bcrypt can take it. They
+//! are built here and nowhere else; handlers never parse tokens or headers.
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 
 use super::HttpState;
+use super::body::JsonObject;
 use crate::auth::ApiError;
 use crate::domain::{AuthUser, ClientInfo};
 use crate::state::AppState;
@@ -30,20 +31,27 @@ impl FromRequest for ClientInfo {
     }
 }
 
-/// Proof that a login may go to bcrypt now. Taken as a login handler's
-/// first argument, it sheds an overloaded login (503 + Retry-After) before
-/// the body is read or parsed: a shed answer costs less than the request
-/// it protects.
-pub struct LoginAdmitted;
+/// A login's JSON body, read only once the login is admitted to bcrypt.
+/// An overloaded login is shed (503 + Retry-After, answered after a short
+/// pause) before its body is read or parsed: a shed answer costs less than
+/// the request it protects. Admission and body are one extractor because
+/// actix polls a handler's extractors side by side: a separate admission
+/// extractor that pauses would let the body be read meanwhile.
+pub struct AdmittedLogin<T>(pub T);
 
-impl FromRequest for LoginAdmitted {
-    type Error = ApiError;
-    type Future = std::future::Ready<Result<Self, Self::Error>>;
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for AdmittedLogin<T> {
+    type Error = actix_web::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
 
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(match req.app_data::<web::Data<AppState>>() {
-            Some(state) => state.auth.admit_login().map(|()| LoginAdmitted),
-            None => Err(ApiError::internal("AppState is not registered")),
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let (req, mut payload) = (req.clone(), payload.take());
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| ApiError::internal("AppState is not registered"))?;
+            state.auth.admit_login().await?;
+            let body = JsonObject::<T>::from_request(&req, &mut payload).await?;
+            Ok(AdmittedLogin(body.into_inner().0))
         })
     }
 }

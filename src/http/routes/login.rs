@@ -6,9 +6,9 @@ use crate::auth::ApiResult;
 use crate::domain::ClientInfo;
 use crate::domain::{EmailAddress, ParseError};
 use crate::http::HttpState;
-use crate::http::body::{Fields, JsonObject};
+use crate::http::body::Fields;
 use crate::http::error::ErrorBody;
-use crate::http::extractors::LoginAdmitted;
+use crate::http::extractors::AdmittedLogin;
 use crate::state::AppState;
 
 #[utoipa::path(
@@ -29,14 +29,13 @@ use crate::state::AppState;
     )
 )]
 pub async fn login(
-    // First: a shed login answers before its body is read.
-    _admitted: LoginAdmitted,
     state: web::Data<AppState>,
     http: web::Data<HttpState>,
     client: ClientInfo,
-    body: JsonObject<LoginRequest>,
+    // Read only once bcrypt can take this login: a shed login never is.
+    body: AdmittedLogin<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
-    let body = body.into_inner().0;
+    let body = body.0;
     let mut fields = Fields::default();
     let email = fields.parse("email", body.email, |e| EmailAddress::parse(&e));
     let password = fields.parse("password", body.password, |p| {
