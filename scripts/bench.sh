@@ -127,6 +127,7 @@ server_env() { # port sqlite_path command...
     LOG_FORMAT=json RUST_LOG=warn \
     RATE_LIMIT_PER_IP=1000000000 RATE_LIMIT_LOGIN_FAILURES="${BENCH_FAILURE_LIMIT:-1000000000}" \
     RATE_LIMIT_LOGIN_FAILURES_PER_EMAIL=1000000000 \
+    RATE_LIMIT_REFRESH_SHARED="${BENCH_REFRESH_SHARED:-false}" \
     "$@"
 }
 
@@ -322,6 +323,23 @@ RF_OTHER=$OTHER
 RF_PEAK=$(status_kib "$SERVICE_PID" VmHWM)
 REUSE=$(($(reuse_detections "$SERVICE_PORT") - REUSE_BEFORE))
 
+log "refresh with its per-IP limit in the store (RATE_LIMIT_REFRESH_SHARED=true)"
+SHARED_PORT=$(free_port)
+BENCH_REFRESH_SHARED=true start_server service-shared-refresh "$SERVICE_BIN" "$SHARED_PORT" "$WORK/shared.sqlite"
+SHARED_PID=$STARTED_PID
+register "$SHARED_PORT" "$LOGIN_EMAIL"
+: >"$WORK/refresh-tokens"
+for ((i = 0; i < REFRESH_CONNECTIONS; i++)); do
+  read -r _ refresh < <(login_tokens "$SHARED_PORT" "$LOGIN_EMAIL") || die "login failed"
+  echo "$refresh" >>"$WORK/refresh-tokens"
+done
+cpu_mark "$SHARED_PID"
+RFS=$(BENCH_REFRESH_TOKENS="$WORK/refresh-tokens" run_wrk refresh-shared "$DURATION" \
+  -t"$REFRESH_CONNECTIONS" -c"$REFRESH_CONNECTIONS" -s "$BENCH_LUA_DIR/refresh.lua" "$(api "$SHARED_PORT")")
+cpu_other
+RFS_OTHER=$OTHER
+stop_pid "$SHARED_PID"
+
 log "login (bcrypt cost $BCRYPT_COST, $LOGIN_CONNECTIONS connections)"
 reset_peak "$SERVICE_PID"
 cpu_mark "$SERVICE_PID"
@@ -458,7 +476,7 @@ stop_pid "$BIG_PID"
 
 # ----- the table -------------------------------------------------------------
 
-export REF CU RF LG LF CF BIG_CU BIG_RF BCRYPT_LINE BCRYPT_RATE REUSE BURST_ROWS \
+export REF CU RF RFS RFS_OTHER LG LF CF BIG_CU BIG_RF BCRYPT_LINE BCRYPT_RATE REUSE BURST_ROWS \
   REF_PEAK CU_PEAK RF_PEAK LG_PEAK CF_PEAK BIG_PEAK BIG_IDLE \
   REF_OTHER CU_OTHER RF_OTHER LG_OTHER CF_OTHER BIG_OTHER BCRYPT_OTHER \
   READY_FRESH_MS READY_BIG_MS SESSIONS_IN_STORE DB_MIB FAILURES_ADMITTED \
@@ -470,7 +488,7 @@ env = os.environ
 def run(name):
     return dict(kv.split("=", 1) for kv in env[name].split()[1:])
 
-ref, cu, rf, lg, lf, cf = (run(n) for n in ("REF", "CU", "RF", "LG", "LF", "CF"))
+ref, cu, rf, rfs, lg, lf, cf = (run(n) for n in ("REF", "CU", "RF", "RFS", "LG", "LF", "CF"))
 big_cu, big_rf = run("BIG_CU"), run("BIG_RF")
 bcrypt_rate = float(env["BCRYPT_RATE"])
 reuse = int(env["REUSE"])
@@ -510,6 +528,9 @@ rows = [
     ("refresh", f"{float(rf['rps']):.0f}", ms(rf["p50_us"]), ms(rf["p99_us"]),
      str(rf_errors), f"{mib('RF_PEAK'):.1f} MiB", env["RF_OTHER"],
      f"{env['REFRESH_CONNECTIONS']} cookie chains; reuse detections: {reuse}"),
+    ("refresh, per-IP limit in the store", f"{float(rfs['rps']):.0f}", ms(rfs["p50_us"]), ms(rfs["p99_us"]),
+     str(errors(rfs, int(rfs["broken"]))), "-", env["RFS_OTHER"],
+     f"RATE_LIMIT_REFRESH_SHARED=true: {float(rfs['rps']) / float(rf['rps']):.2f} x the per-process limit"),
     ("login", f"{float(lg['ok_rps']):.2f}", ms(lg["p50_us"]), ms(lg["p99_us"]),
      str(int(lg["other"]) + int(lg["socket_errors"])), f"{mib('LG_PEAK'):.1f} MiB", env["LG_OTHER"],
      f"bcrypt cost {cost}, {env['LOGIN_CONNECTIONS']} conns; shed (503): {lg['shed']}"),

@@ -3,10 +3,11 @@
 //! The limits that stop password guessing and mass registration are shared
 //! by every instance on one store (`SharedLimiter`): with N instances an
 //! attacker still gets 10 guesses per email, not N × 10. Refresh's per-IP
-//! limit stays in each process's memory (`RateLimiter`): a refresh already
-//! writes the session, and a second write per refresh would cost more than
-//! the limit is worth; it is a resource guard, not a guessing guard, so N
-//! instances give a client N × the refresh budget (documented).
+//! limit stays in each process's memory (`RateLimiter`) unless
+//! `rate_limit.shared_refresh_limit` is set: a refresh already writes the
+//! session, and a second write per refresh costs more than the limit is
+//! worth (BENCHMARKS.md measures it); it is a resource guard, not a
+//! guessing guard, so N instances give a client N × the refresh budget.
 //!
 //! Keys are hashed before they reach the store: the counters never hold an
 //! email or an address in the clear.
@@ -73,10 +74,16 @@ impl SharedLimiter {
     }
 }
 
+/// Refresh's per-IP budget: per process by default, or in the store.
+pub(super) enum RefreshLimit {
+    Local(RateLimiter<IpAddr>),
+    Shared(SharedLimiter),
+}
+
 pub(super) struct Limits {
     pub login_per_ip: SharedLimiter,
     pub register_per_ip: SharedLimiter,
-    pub refresh_per_ip: RateLimiter<IpAddr>,
+    pub refresh_per_ip: RefreshLimit,
     /// Failed logins per (email, client network).
     login_failures: SharedLimiter,
     /// Failed logins per email across every network: the ceiling.
@@ -90,7 +97,11 @@ impl Limits {
         Self {
             login_per_ip: shared("login-ip", rl.per_ip),
             register_per_ip: shared("register-ip", rl.per_ip),
-            refresh_per_ip: RateLimiter::new(rl.per_ip, rl.window, rl.max_keys),
+            refresh_per_ip: if rl.shared_refresh_limit {
+                RefreshLimit::Shared(shared("refresh-ip", rl.per_ip))
+            } else {
+                RefreshLimit::Local(RateLimiter::new(rl.per_ip, rl.window, rl.max_keys))
+            },
             login_failures: shared("login-failures", rl.login_failures),
             login_failures_per_email: shared("login-failures-email", rl.login_failures_per_email),
         }

@@ -12,6 +12,7 @@ use crate::domain::{AuthUser, ClientInfo, Session, SessionId, TokenId, UserId};
 use crate::store::Rotation;
 use crate::telemetry::metrics::AuthEvent;
 
+use super::limits::RefreshLimit;
 use super::tokens::{Signed, TokenError};
 use super::{ApiError, ApiResult, Auth};
 
@@ -60,7 +61,15 @@ impl Auth {
     /// handler clears both cookies).
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, client: &ClientInfo, token: Option<&str>) -> ApiResult<Refreshed> {
-        self.limit_ip(&self.limits.refresh_per_ip, client, AuthEvent::RateLimited)?;
+        match &self.limits.refresh_per_ip {
+            RefreshLimit::Local(limiter) => {
+                self.limit_ip(limiter, client, AuthEvent::RateLimited)?
+            }
+            RefreshLimit::Shared(limiter) => {
+                self.limit_shared_ip(limiter, client, AuthEvent::RateLimited)
+                    .await?
+            }
+        }
         let refused = |why: &'static str| {
             self.metrics.count(AuthEvent::RefreshRefused);
             ApiError::RefreshRefused(why)

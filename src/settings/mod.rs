@@ -52,6 +52,10 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
         "RATE_LIMIT_LOGIN_FAILURES_PER_EMAIL",
         "rate_limit.login_failures_per_email",
     ),
+    (
+        "RATE_LIMIT_REFRESH_SHARED",
+        "rate_limit.shared_refresh_limit",
+    ),
     ("TRUSTED_PROXIES", "rate_limit.trusted_proxies"),
     ("LOG_FORMAT", "log.format"),
     ("RUST_LOG", "log.filter"),

@@ -209,6 +209,9 @@ pub struct RateLimitSettings {
     /// The most keys a limiter tracks at once; its memory bound.
     #[serde(deserialize_with = "de::positive")]
     pub max_keys: usize,
+    /// Keep refresh's per-IP budget in the store, shared by every instance,
+    /// instead of in each process (a store write per refresh).
+    pub shared_refresh_limit: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

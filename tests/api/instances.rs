@@ -129,3 +129,26 @@ async fn a_replay_outside_the_grace_window_revokes_the_session_everywhere() {
         assert_eq!(refresh(server, &current).await.0, 401);
     }
 }
+
+#[tokio::test]
+async fn a_shared_refresh_limit_holds_across_instances_when_configured() {
+    let servers = three(&[
+        ("RATE_LIMIT_PER_IP", "4"),
+        ("RATE_LIMIT_REFRESH_SHARED", "true"),
+        ("RUST_LOG", "warn"),
+    ])
+    .await;
+    let email = unique_email();
+    register(&servers[0], &email).await;
+    let res = login(&servers[0], &email, PASSWORD).await;
+    let mut token = cookie_value(&res, "refreshToken").unwrap();
+    for i in 0..4 {
+        let (status, next) = refresh(&servers[i % 3], &token).await;
+        assert_eq!(status, 200, "refresh {i}");
+        token = next.unwrap();
+    }
+    // The fifth, on any instance, is over the one shared budget.
+    for server in &servers {
+        assert_eq!(refresh(server, &token).await.0, 429);
+    }
+}
