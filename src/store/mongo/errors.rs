@@ -186,6 +186,12 @@ fn refers_to_transactions(message: &str) -> bool {
     message.to_ascii_lowercase().contains("transaction")
 }
 
+/// Whether `err` is a duplicate key on the index named `index`.
+pub(super) fn is_duplicate_on(err: &Error, index: &str) -> bool {
+    let f = facts(err);
+    f.code.is_some_and(|c| DUPLICATE_KEY_CODES.contains(&c)) && names_index(f.message, index)
+}
+
 pub(super) fn class_of(err: &Error) -> Class {
     decide(&facts(err))
 }
