@@ -95,8 +95,11 @@ mkdir -p "$dbpath"
 # Evaluates JavaScript against the new server; prints the result.
 js() { "$shell" --quiet --host 127.0.0.1 --port "$port" --eval "$1"; }
 
+# enableTestCommands: the store's fault tests use the failCommand fail point
+# (tests/store/faults.rs). A throwaway test server only; never in production.
 args=(--dbpath "$dbpath" --port "$port" --bind_ip 127.0.0.1
-      --logpath "$dbpath/mongod.log" --pidfilepath "$dbpath/mongod.pid" --fork)
+      --logpath "$dbpath/mongod.log" --pidfilepath "$dbpath/mongod.pid" --fork
+      --setParameter enableTestCommands=1)
 if [ "$mode" = replset ]; then
   args+=(--replSet "$set_name")
 fi

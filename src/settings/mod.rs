@@ -44,6 +44,7 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("MONGO_URI", "store.mongo_uri"),
     ("MONGO_DATABASE", "store.mongo_database"),
     ("SQLITE_PATH", "store.sqlite_path"),
+    ("STORE_TIMEOUT", "store.operation_timeout"),
     ("BCRYPT_COST", "passwords.bcrypt_cost"),
     ("LOGIN_MAX_QUEUE_WAIT", "passwords.max_queue_wait"),
     ("RATE_LIMIT_PER_IP", "rate_limit.per_ip"),
@@ -229,6 +230,7 @@ impl Settings {
         self.cookies.check(self.profile)?;
         self.cors.check(self.profile)?;
         self.passwords.check(self.profile)?;
+        self.store.check()?;
         self.rate_limit.check()?;
         self.check_development_secrets_stay_local()?;
         Ok(self)
@@ -554,6 +556,24 @@ mod tests {
         refused_naming(load(&[("JWT_EXPIRES_IN", "0")]), "JWT_EXPIRES_IN");
         refused_naming(load(&[("JWT_EXPIRES_IN", "-15m")]), "JWT_EXPIRES_IN");
         refused_naming(load(&[("JWT_EXPIRES_IN", "")]), "JWT_EXPIRES_IN");
+    }
+
+    #[test]
+    fn the_store_time_budget_is_bounded_and_covers_server_selection() {
+        assert_eq!(
+            load(&[]).unwrap().store.operation_timeout,
+            Duration::from_secs(5)
+        );
+        let s = load(&[("STORE_TIMEOUT", "10s")]).unwrap();
+        assert_eq!(s.store.operation_timeout, Duration::from_secs(10));
+        refused_naming(load(&[("STORE_TIMEOUT", "0")]), "STORE_TIMEOUT");
+        let message = refused_naming(load(&[("STORE_TIMEOUT", "2m")]), "STORE_TIMEOUT");
+        assert!(message.contains("at most 30s"), "{message}");
+        let message = refused_naming(
+            load(&[("STORE_TIMEOUT", "2s")]),
+            "store.mongo_server_selection_timeout",
+        );
+        assert!(message.contains("STORE_TIMEOUT"), "{message}");
     }
 
     #[test]

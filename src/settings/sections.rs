@@ -25,6 +25,9 @@ const MAX_SESSION_LIFETIME: Duration = MAX_REFRESH_TTL;
 const MAX_GRACE_PERIOD: Duration = MINUTE;
 const MAX_LEEWAY: Duration = Duration::from_secs(5);
 const MAX_QUEUE_WAIT: Duration = MINUTE;
+/// A store call's budget stays well under a reverse proxy's timeout
+/// (commonly 60 s), so the client gets our 503, not the proxy's 504.
+const MAX_STORE_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
@@ -164,6 +167,10 @@ pub struct StoreSettings {
     pub mongo_database: String,
     #[serde(deserialize_with = "de::duration")]
     pub mongo_server_selection_timeout: Duration,
+    /// The time budget of one store call (`STORE_TIMEOUT`): past it the
+    /// call answers "unavailable" (503) instead of waiting on.
+    #[serde(deserialize_with = "de::nonzero_duration")]
+    pub operation_timeout: Duration,
     #[serde(deserialize_with = "de::non_empty_path")]
     pub sqlite_path: PathBuf,
     #[serde(deserialize_with = "de::positive")]
@@ -389,6 +396,28 @@ impl PasswordSettings {
             self.max_queue_wait,
             MAX_QUEUE_WAIT,
         )
+    }
+}
+
+impl StoreSettings {
+    pub(super) fn check(&self) -> Result<(), SettingsError> {
+        at_most(
+            "store.operation_timeout",
+            self.operation_timeout,
+            MAX_STORE_TIMEOUT,
+        )?;
+        if self.mongo_server_selection_timeout > self.operation_timeout {
+            return Err(invalid(
+                "store.mongo_server_selection_timeout",
+                format!(
+                    "{} is longer than the store's time budget (STORE_TIMEOUT, {}): a call would \
+                     always be cut off before the driver reports why",
+                    format_duration(self.mongo_server_selection_timeout),
+                    format_duration(self.operation_timeout)
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -100,6 +100,14 @@ pub trait Store: Send + Sync + 'static {
     /// A short name for logs and metrics ("sqlite", "mongodb").
     fn backend(&self) -> &'static str;
 
+    /// How registration writes the user and the setting: `transaction`, or
+    /// `fallback` (MongoDB without transactions); `None` while the backend
+    /// has not decided yet (MongoDB still connecting). For the
+    /// `tokengate_store_registration_mode` gauge.
+    fn registration_mode(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Answers when the backend is reachable and working.
     async fn ping(&self) -> StoreResult<()>;
 
@@ -107,7 +115,10 @@ pub trait Store: Send + Sync + 'static {
     /// that clean up on drop (SQLite) need nothing here.
     async fn close(&self) {}
 
-    /// Creates the user and the user's report setting: both or neither.
+    /// Creates the user and the user's report setting: both or neither (a
+    /// backend without transactions may leave a setting without its user,
+    /// which is harmless, never a user without its setting). Ends within
+    /// the backend's time budget, with `Unavailable` past it.
     async fn create_user(&self, new: &NewUser) -> StoreResult<()>;
 
     async fn find_credentials_by_email(
@@ -127,9 +138,18 @@ pub trait Store: Send + Sync + 'static {
         new: &str,
     ) -> StoreResult<bool>;
 
+    /// The user's report setting. `None` only when the user does not exist:
+    /// an existing user whose setting is missing (a registration cut short
+    /// on a store without transactions, a setting deleted by hand) gets the
+    /// default one (`MONTHLY`, enabled) written first, by an idempotent
+    /// upsert, so no user is ever left without a setting; of concurrent
+    /// repairs of one user exactly one setting results.
     async fn report_setting(&self, user_id: &UserId) -> StoreResult<Option<ReportSetting>>;
 
-    /// Applies `patch` and returns the setting as it now is.
+    /// Applies `patch` and returns the setting as it now is; a missing
+    /// setting of an existing user is repaired first, as in
+    /// [`report_setting`](Self::report_setting). `None` only when the user
+    /// does not exist.
     async fn update_report_setting(
         &self,
         user_id: &UserId,
@@ -195,7 +215,9 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Builds the configured store: MongoDB when `mongo_uri` is set, else the
-/// embedded SQLite file. Creates the schema or indexes it needs.
+/// embedded SQLite file. SQLite creates its schema now; MongoDB returns at
+/// once and connects (and creates its indexes) in the background, answering
+/// `Unavailable` until it has.
 pub async fn connect(settings: &crate::settings::StoreSettings) -> StoreResult<SharedStore> {
     match &settings.mongo_uri {
         Some(_) => Ok(Arc::new(mongo::MongoStore::connect(settings).await?)),

@@ -73,6 +73,7 @@ pub struct Metrics {
     latency: Family<LatencyLabels, Histogram>,
     events: Family<EventLabels, Counter>,
     store_up: Family<BackendLabels, Gauge>,
+    registration_mode: Family<ModeLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -112,12 +113,19 @@ impl Metrics {
             "1 when the store answered its last ping",
             store_up.clone(),
         );
+        let registration_mode = Family::<ModeLabels, Gauge>::default();
+        registry.register(
+            "store_registration_mode",
+            "1 for how registration writes the user and its setting now (transaction, fallback, or undecided while the store connects)",
+            registration_mode.clone(),
+        );
         Self {
             registry,
             requests,
             latency,
             events,
             store_up,
+            registration_mode,
         }
     }
 
@@ -164,6 +172,29 @@ impl Metrics {
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ModeLabels {
+    backend: String,
+    mode: &'static str,
+}
+
+impl Metrics {
+    /// Sets `tokengate_store_registration_mode`: 1 for the store's current
+    /// mode (`None`: `undecided`), 0 for the others, so a switch to the
+    /// fallback shows as a step.
+    pub fn set_registration_mode(&self, backend: &str, mode: Option<&'static str>) {
+        let current = mode.unwrap_or("undecided");
+        for mode in ["transaction", "fallback", "undecided"] {
+            self.registration_mode
+                .get_or_create(&ModeLabels {
+                    backend: backend.to_owned(),
+                    mode,
+                })
+                .set(i64::from(mode == current));
+        }
     }
 }
 
@@ -243,5 +274,19 @@ mod tests {
             text.contains(r#"tokengate_store_up{backend="sqlite"} 1"#),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_registration_mode_is_one_gauge_per_mode() {
+        let m = Metrics::new();
+        m.set_registration_mode("mongodb", None);
+        m.set_registration_mode("mongodb", Some("fallback"));
+        let text = m.render();
+        for (mode, value) in [("fallback", 1), ("transaction", 0), ("undecided", 0)] {
+            let line = format!(
+                r#"tokengate_store_registration_mode{{backend="mongodb",mode="{mode}"}} {value}"#
+            );
+            assert!(text.contains(&line), "{line} in {text}");
+        }
     }
 }

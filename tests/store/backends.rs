@@ -76,6 +76,8 @@ pub struct Ctx {
     pub store: SharedStore,
     pub kind: BackendKind,
     raw: Raw,
+    /// The MongoDB URI, for tests that build stores of their own.
+    uri: Option<String>,
 }
 
 #[derive(Clone)]
@@ -99,6 +101,27 @@ fn mongo_settings(uri: &str) -> Result<StoreSettings, String> {
     settings.mongo_uri = Some(SecretString::from(uri.to_owned()));
     settings.mongo_server_selection_timeout = MONGO_TIMEOUT;
     Ok(settings)
+}
+
+/// A MongoStore on `database`, once its background connector has finished
+/// (`connect` returns before the server has answered).
+async fn connect_ready(uri: &str, database: &str) -> Result<MongoStore, String> {
+    connect_ready_with(mongo_settings(uri)?, database).await
+}
+
+async fn connect_ready_with(settings: StoreSettings, database: &str) -> Result<MongoStore, String> {
+    let store = MongoStore::connect_to_database(&settings, database)
+        .await
+        .map_err(|e| error_chain(&e))?;
+    store
+        .wait_ready(MONGO_TIMEOUT * 2)
+        .await
+        .map_err(|e| error_chain(&e))?;
+    Ok(store)
+}
+
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    tokengate::telemetry::error_chain(e)
 }
 
 fn unique_database(prefix: &str) -> String {
@@ -145,7 +168,7 @@ impl Backend {
             return Ok(());
         };
         let database = unique_database("tokengate_preflight");
-        let store = MongoStore::connect_to_database(&mongo_settings(uri)?, &database)
+        let store = connect_ready(uri, &database)
             .await
             .map_err(|e| format!("cannot connect: {e}"))?;
         let mode = store.registration_mode();
@@ -153,7 +176,7 @@ impl Backend {
         Teardown(Raw::Mongo(raw_database(uri, &database).await?))
             .run()
             .await;
-        if mode != expected {
+        if mode != Some(expected) {
             return Err(format!(
                 "{} points to a deployment whose registration mode is {:?}, expected {:?} \
                  (TEST_MONGO_URI must be a replica set or mongos, TEST_MONGO_STANDALONE_URI a \
@@ -182,12 +205,13 @@ impl Backend {
                     store,
                     kind: self.kind,
                     raw: Raw::Sqlite(path),
+                    uri: None,
                 })
             }
             (Some(uri), kind) => {
                 let database = unique_database("tokengate_test");
                 let raw = raw_database(uri, &database).await?;
-                let store = MongoStore::connect_to_database(&mongo_settings(uri)?, &database)
+                let store = connect_ready(uri, &database)
                     .await
                     .map_err(|e| format!("cannot connect to {}: {e}", kind.name()))?;
                 let store: SharedStore = Arc::new(store);
@@ -195,6 +219,7 @@ impl Backend {
                     store,
                     kind,
                     raw: Raw::Mongo(raw),
+                    uri: Some(uri.clone()),
                 })
             }
         }
@@ -240,6 +265,58 @@ impl Ctx {
                 .expect("plant a report setting in SQLite");
             }
         }
+    }
+
+    /// Deletes `user_id`'s report setting behind the store's back: the state a
+    /// registration cut short (or an operator) can leave.
+    pub async fn delete_report_setting(&self, user_id: &UserId) {
+        match &self.raw {
+            Raw::Mongo(db) => {
+                db.collection::<mongodb::bson::Document>("reportSettings")
+                    .delete_many(doc! { "userId": user_id.as_str() })
+                    .await
+                    .expect("delete a report setting in MongoDB");
+            }
+            Raw::Sqlite(path) => {
+                let path = path.clone();
+                let user_id = user_id.as_str().to_owned();
+                tokio::task::spawn_blocking(move || {
+                    let conn = rusqlite::Connection::open(&path)?;
+                    conn.execute("DELETE FROM report_settings WHERE user_id = ?1", [user_id])
+                })
+                .await
+                .expect("deleting task")
+                .expect("delete a report setting in SQLite");
+            }
+        }
+    }
+
+    /// The raw MongoDB database of this test (None on SQLite).
+    pub fn mongo(&self) -> Option<&mongodb::Database> {
+        match &self.raw {
+            Raw::Mongo(db) => Some(db),
+            Raw::Sqlite(_) => None,
+        }
+    }
+
+    /// A second MongoStore on this test's database, built from this
+    /// backend's URI changed by `uri` and with `settings` adjusted, *not*
+    /// waited for. None on SQLite.
+    pub async fn another_mongo_store(
+        &self,
+        uri: impl FnOnce(&str) -> String,
+        settings: impl FnOnce(&mut StoreSettings),
+    ) -> Option<MongoStore> {
+        let (Some(base), Raw::Mongo(db)) = (&self.uri, &self.raw) else {
+            return None;
+        };
+        let mut s = mongo_settings(&uri(base)).expect("settings");
+        settings(&mut s);
+        Some(
+            MongoStore::connect_to_database(&s, db.name())
+                .await
+                .expect("connect returns at once"),
+        )
     }
 
     /// How many report settings exist for `user_id`, read behind the store's

@@ -13,6 +13,7 @@
 //! mongodb-replset::users::ping_and_backend_name` work as with libtest.
 
 mod backends;
+mod faults;
 mod fixtures;
 mod harness;
 mod limits;
@@ -45,9 +46,16 @@ fn main() {
         users::concurrent_registrations_of_one_email,
         users::a_password_hash_is_replaced_only_if_unchanged,
         registration::a_failed_second_write_leaves_no_user,
+        registration::a_taken_email_leaves_no_stray_setting,
         report_settings::update_applies_a_partial_patch,
         report_settings::updating_an_unknown_users_setting_is_none,
         report_settings::settings_are_per_user,
+        report_settings::a_missing_setting_is_repaired_with_the_defaults,
+        report_settings::an_unknown_user_gets_no_repaired_setting,
+        report_settings::concurrent_repairs_make_one_setting,
+        faults::refused_credentials_are_a_configuration_error,
+        faults::an_index_build_over_duplicate_emails_says_what_to_clean,
+        faults::a_registration_against_failing_inserts_ends_within_the_budget,
         sessions::create_and_find,
         sessions::rotate_with_the_current_token,
         sessions::rotate_with_a_stale_token_fails,

@@ -1,15 +1,16 @@
-//! "Both or neither": a registration whose second write fails leaves no user.
+//! "Both or neither": a registration whose setting cannot be written leaves
+//! no user, and one refused for its email leaves no setting.
 //!
 //! A report setting for the new user's id is planted behind the store's
-//! back, so the unique index on the setting's user id refuses the second
-//! write. On SQLite and on a replica set this checks the transaction's
-//! rollback; on a standalone MongoDB it checks the fallback's compensating
-//! delete.
+//! back, so the unique index on the setting's user id refuses the setting.
+//! On SQLite and on a replica set this checks the transaction's rollback; on
+//! a standalone MongoDB the fallback, which writes the setting first and so
+//! stops before the user is written.
 
 use tokengate::store::StoreError;
 
 use crate::backends::Ctx;
-use crate::fixtures::{new_user, unique_email};
+use crate::fixtures::{new_user, registered, unique_email};
 
 pub async fn a_failed_second_write_leaves_no_user(ctx: Ctx) {
     let address = unique_email();
@@ -64,4 +65,17 @@ pub async fn a_failed_second_write_leaves_no_user(ctx: Ctx) {
             .expect("report_setting")
             .is_some()
     );
+}
+
+/// On a standalone MongoDB the fallback writes the setting before the user;
+/// a taken email must take that setting away again.
+pub async fn a_taken_email_leaves_no_stray_setting(ctx: Ctx) {
+    let first = registered(&ctx.store).await;
+    let second = new_user(first.user.email.as_str());
+    match ctx.store.create_user(&second).await {
+        Err(StoreError::DuplicateEmail) => {}
+        other => panic!("expected DuplicateEmail, got {other:?}"),
+    }
+    assert_eq!(ctx.count_report_settings(&second.user.id).await, 0);
+    assert_eq!(ctx.count_report_settings(&first.user.id).await, 1);
 }

@@ -8,6 +8,9 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let store = &state.store;
     let up = store.ping().await.is_ok();
     state.metrics.set_store_up(store.backend(), up);
+    state
+        .metrics
+        .set_registration_mode(store.backend(), store.registration_mode());
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(state.metrics.render())

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use mongodb::options::ClientOptions;
+use mongodb::options::{Acknowledgment, ClientOptions, ConnectionString, HostInfo, WriteConcern};
 
 use super::errors::{Class, class_of, describe};
 use crate::store::{StoreError, StoreResult};
@@ -13,32 +13,74 @@ use crate::store::{StoreError, StoreResult};
 /// The driver's `appName`, visible in the server's logs and `currentOp`.
 const APP_NAME: &str = "tokengate";
 
-/// Parses the URI and applies the service's defaults where the URI is silent:
-/// the short server-selection timeout (so a missing server fails a request in
-/// seconds, not the driver's 30 s) and the same bound on opening a
-/// connection. Options given in the URI win.
-pub(super) async fn client_options(uri: &str, timeout: Duration) -> StoreResult<ClientOptions> {
+/// Checks `MONGO_URI` without any I/O. A malformed URI is a configuration
+/// error: start-up stops with a message naming it (and never echoing it).
+pub(super) fn check_uri(uri: &str) -> StoreResult<ConnectionString> {
+    ConnectionString::parse(uri).map_err(|e| {
+        StoreError::internal(format!(
+            "configuration error: MONGO_URI was refused: {}",
+            redact(&describe(&e), uri)
+        ))
+    })
+}
+
+/// Whether building the client options needs the network: a
+/// `mongodb+srv://` URI is resolved through DNS (SRV and TXT records).
+pub(super) fn needs_dns(conn: &ConnectionString) -> bool {
+    matches!(conn.host_info, HostInfo::DnsRecord(_))
+}
+
+/// Turns the URI into client options and applies the service's defaults
+/// where the URI is silent: the short server-selection timeout (so a missing
+/// server fails a request in seconds, not the driver's 30 s), the same bound
+/// on opening a connection, and majority writes that wait for replication
+/// at most `budget`. Options given in the URI win. Does I/O (DNS) only for a
+/// `mongodb+srv://` URI.
+pub(super) async fn client_options(
+    uri: &str,
+    selection_timeout: Duration,
+    budget: Duration,
+) -> StoreResult<ClientOptions> {
     let mut options = ClientOptions::parse(uri).await.map_err(|e| {
         let message = format!("MONGO_URI was refused: {}", redact(&describe(&e), uri));
         match class_of(&e) {
             // An SRV or TXT lookup that failed: the network, not the URI.
             Class::Unavailable => StoreError::unavailable(message),
-            _ => StoreError::internal(message),
+            _ => StoreError::internal(format!("configuration error: {message}")),
         }
     })?;
-    apply_defaults(&mut options, timeout);
+    apply_defaults(&mut options, selection_timeout, budget);
     Ok(options)
 }
 
-pub(super) fn apply_defaults(options: &mut ClientOptions, timeout: Duration) {
+pub(super) fn apply_defaults(options: &mut ClientOptions, timeout: Duration, budget: Duration) {
     options.server_selection_timeout.get_or_insert(timeout);
     options.connect_timeout.get_or_insert(timeout);
     options.app_name.get_or_insert_with(|| APP_NAME.to_owned());
+    let concern = options
+        .write_concern
+        .get_or_insert_with(WriteConcern::default);
+    concern.w.get_or_insert(Acknowledgment::Majority);
+    concern
+        .w_timeout
+        .get_or_insert(budget.max(Duration::from_millis(1)));
+}
+
+/// Majority, waiting for replication at most `budget`: what registration's
+/// transaction and the session compare-and-swap use whatever the URI says.
+/// A write acknowledged by a primary alone can be rolled back after a
+/// failover: a rotation that vanishes would make the next refresh look like
+/// reuse, and a registration that vanishes would lose a user.
+pub(super) fn majority(budget: Duration) -> WriteConcern {
+    let mut concern = WriteConcern::majority();
+    // wtimeout 0 would mean "wait for ever": at least a millisecond.
+    concern.w_timeout = Some(budget.max(Duration::from_millis(1)));
+    concern
 }
 
 /// The database to use: the URI's own (`mongodb://host/<db>`), else the
 /// configured name.
-pub(super) fn database_name(options: &ClientOptions, configured: &str) -> String {
+pub(super) fn database_name(options: &ConnectionString, configured: &str) -> String {
     options
         .default_database
         .clone()
@@ -146,44 +188,65 @@ mod tests {
     #[tokio::test]
     async fn defaults_apply_only_where_the_uri_is_silent() {
         let quick = Duration::from_secs(2);
-        let o = client_options("mongodb://localhost:27017", quick)
+        let budget = Duration::from_secs(5);
+        let o = client_options("mongodb://localhost:27017", quick, budget)
             .await
             .unwrap();
         assert_eq!(o.server_selection_timeout, Some(quick));
         assert_eq!(o.connect_timeout, Some(quick));
         assert_eq!(o.app_name.as_deref(), Some("tokengate"));
+        let wc = o.write_concern.unwrap();
+        assert_eq!(wc.w, Some(Acknowledgment::Majority));
+        assert_eq!(wc.w_timeout, Some(budget));
 
         let o = client_options(
-            "mongodb://localhost:27017/?serverSelectionTimeoutMS=500&appName=mine",
+            "mongodb://localhost:27017/?serverSelectionTimeoutMS=500&appName=mine&w=1&wtimeoutMS=100",
             quick,
+            budget,
         )
         .await
         .unwrap();
         assert_eq!(o.server_selection_timeout, Some(Duration::from_millis(500)));
         assert_eq!(o.app_name.as_deref(), Some("mine"));
+        let wc = o.write_concern.unwrap();
+        assert_eq!(wc.w, Some(Acknowledgment::Nodes(1)));
+        assert_eq!(wc.w_timeout, Some(Duration::from_millis(100)));
+
+        let o = client_options("mongodb://localhost:27017/?journal=true", quick, budget)
+            .await
+            .unwrap();
+        let wc = o.write_concern.unwrap();
+        assert_eq!(
+            wc.w,
+            Some(Acknowledgment::Majority),
+            "journal alone names no w"
+        );
+        assert_eq!(wc.journal, Some(true));
     }
 
     #[tokio::test]
     async fn the_database_comes_from_the_uri_else_the_setting() {
-        let quick = Duration::from_secs(2);
-        let o = client_options("mongodb://localhost/app_db?replicaSet=rs0", quick)
-            .await
-            .unwrap();
+        let o = check_uri("mongodb://localhost/app_db?replicaSet=rs0").unwrap();
         assert_eq!(database_name(&o, "tokengate"), "app_db");
-        let o = client_options("mongodb://localhost/?replicaSet=rs0", quick)
-            .await
-            .unwrap();
+        let o = check_uri("mongodb://localhost/?replicaSet=rs0").unwrap();
         assert_eq!(database_name(&o, "tokengate"), "tokengate");
+        assert!(!needs_dns(&o));
+        assert!(needs_dns(
+            &check_uri("mongodb+srv://cluster0.example.net/").unwrap()
+        ));
     }
 
     #[tokio::test]
     async fn a_refused_uri_does_not_echo_its_password() {
         let uri = "mongodb://app:hunter2hunter2@:27017/";
-        let err = client_options(uri, Duration::from_secs(1))
+        let err = check_uri(uri).unwrap_err();
+        let text = crate::telemetry::error_chain(&err);
+        assert!(matches!(err, StoreError::Internal(_)), "{text}");
+        assert!(text.contains("configuration error"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+        let err = client_options(uri, Duration::from_secs(1), Duration::from_secs(1))
             .await
             .unwrap_err();
-        let text = err.to_string();
-        assert!(matches!(err, StoreError::Internal(_)), "{text}");
-        assert!(!text.contains("hunter2"), "{text}");
+        assert!(!crate::telemetry::error_chain(&err).contains("hunter2"));
     }
 }

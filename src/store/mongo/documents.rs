@@ -146,6 +146,21 @@ impl ReportSettingDoc {
         }
     }
 
+    /// The default setting of `user_id`, made now: what a reader writes for
+    /// a user whose setting is missing.
+    pub fn default_for(user_id: &UserId, now: DateTime<Utc>) -> Self {
+        let r = ReportSetting::default_for(user_id.clone());
+        let at = bson_time(now);
+        Self {
+            id: r.id.as_str().to_owned(),
+            user_id: r.user_id.as_str().to_owned(),
+            frequency: r.frequency,
+            is_enabled: r.is_enabled,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
     pub fn into_domain(self) -> ReportSetting {
         ReportSetting {
             id: ReportSettingId::from_trusted(self.id),

@@ -21,11 +21,20 @@ const DUPLICATE_KEY_CODES: [i32; 3] = [11000, 11001, 12582];
 /// allowed on a replica set member or mongos".
 const ILLEGAL_OPERATION: i32 = 20;
 
+/// The driver's own refusal (`ErrorKind::Transaction`) when the topology it
+/// monitors cannot run transactions (`client/session/action.rs` in the
+/// driver). Its other `Transaction` errors ("transaction already in
+/// progress", "read preference in a transaction must be primary", ...) are
+/// misuse, not a verdict on the deployment.
+const DRIVER_NO_TRANSACTIONS: &str = "not supported by this deployment";
+
 /// Server codes that mean "not now": the node is unreachable, shutting down,
 /// stepping down or not (yet) primary. A retry after a moment may succeed.
-const UNAVAILABLE_CODES: [i32; 13] = [
+const UNAVAILABLE_CODES: [i32; 15] = [
     6,     // HostUnreachable
     7,     // HostNotFound
+    50,    // MaxTimeMSExpired: the server gave up within our time budget
+    64,    // WriteConcernFailed: majority not reached within wtimeout
     89,    // NetworkTimeout
     91,    // ShutdownInProgress
     189,   // PrimarySteppedDown
@@ -53,6 +62,9 @@ pub(super) enum Class {
     DuplicateEmail,
     /// The deployment refused a transaction (a standalone server).
     TransactionsUnsupported,
+    /// MongoDB refused the credentials: a configuration error (500, and a
+    /// log line that says so), not an outage.
+    Misconfigured,
     /// The server cannot be reached or cannot serve right now: 503.
     Unavailable,
     /// Anything else: 500.
@@ -63,11 +75,16 @@ pub(super) enum Class {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Origin {
     /// No server could be selected, the network failed, the pool was cleared,
-    /// DNS failed, the client was shut down, authentication failed.
+    /// DNS failed, the client was shut down.
     Connectivity,
-    /// The driver refused to start a transaction or a session on this
-    /// deployment.
-    TransactionRefused,
+    /// The server refused the credentials (the driver reports a failed
+    /// SASL conversation as `ErrorKind::Authentication`).
+    Authentication,
+    /// The driver's `ErrorKind::Transaction`: a transaction it refused or a
+    /// misuse of its transaction API (the message tells which).
+    Transaction,
+    /// The driver found that the server does not support sessions.
+    SessionsRefused,
     /// The server answered with an error (a command or write error).
     Server,
     /// Anything else (serialisation, invalid arguments, ...).
@@ -88,15 +105,13 @@ pub(super) fn facts(err: &Error) -> Facts<'_> {
     let (origin, code, message) = match err.kind.as_ref() {
         ErrorKind::ServerSelection { message, .. }
         | ErrorKind::ConnectionPoolCleared { message, .. }
-        | ErrorKind::DnsResolve { message, .. }
-        | ErrorKind::Authentication { message, .. } => {
-            (Origin::Connectivity, None, message.as_str())
+        | ErrorKind::DnsResolve { message, .. } => (Origin::Connectivity, None, message.as_str()),
+        ErrorKind::Authentication { message, .. } => {
+            (Origin::Authentication, None, message.as_str())
         }
         ErrorKind::Io(_) | ErrorKind::Shutdown => (Origin::Connectivity, None, ""),
-        ErrorKind::Transaction { message, .. } => {
-            (Origin::TransactionRefused, None, message.as_str())
-        }
-        ErrorKind::SessionsNotSupported => (Origin::TransactionRefused, None, ""),
+        ErrorKind::Transaction { message, .. } => (Origin::Transaction, None, message.as_str()),
+        ErrorKind::SessionsNotSupported => (Origin::SessionsRefused, None, ""),
         ErrorKind::Command(e) => (Origin::Server, Some(e.code), e.message.as_str()),
         ErrorKind::Write(WriteFailure::WriteError(e)) => {
             (Origin::Server, Some(e.code), e.message.as_str())
@@ -124,7 +139,12 @@ pub(super) fn facts(err: &Error) -> Facts<'_> {
 pub(super) fn decide(f: &Facts<'_>) -> Class {
     match f.origin {
         Origin::Connectivity => return Class::Unavailable,
-        Origin::TransactionRefused => return Class::TransactionsUnsupported,
+        Origin::Authentication => return Class::Misconfigured,
+        Origin::SessionsRefused => return Class::TransactionsUnsupported,
+        Origin::Transaction if f.message.contains(DRIVER_NO_TRANSACTIONS) => {
+            return Class::TransactionsUnsupported;
+        }
+        Origin::Transaction => return Class::Internal,
         Origin::Server | Origin::Other => {}
     }
     if let Some(code) = f.code {
@@ -159,10 +179,17 @@ fn names_index(message: &str, index: &str) -> bool {
         .any(|rest| rest.split_whitespace().next() == Some(index))
 }
 
+/// Code 20 is IllegalOperation in general; only its transaction message
+/// ("Transaction numbers are only allowed on a replica set member or
+/// mongos") is a verdict on the deployment.
 fn refers_to_transactions(message: &str) -> bool {
-    // An empty message still counts: code 20 inside our two-insert
-    // transaction has no other plausible cause.
-    message.is_empty() || message.to_ascii_lowercase().contains("transaction")
+    message.to_ascii_lowercase().contains("transaction")
+}
+
+/// Whether `err` is a duplicate key on the index named `index`.
+pub(super) fn is_duplicate_on(err: &Error, index: &str) -> bool {
+    let f = facts(err);
+    f.code.is_some_and(|c| DUPLICATE_KEY_CODES.contains(&c)) && names_index(f.message, index)
 }
 
 pub(super) fn class_of(err: &Error) -> Class {
@@ -180,7 +207,40 @@ pub(super) fn classify(err: &Error) -> StoreError {
     match class_of(err) {
         Class::DuplicateEmail => StoreError::DuplicateEmail,
         Class::Unavailable => StoreError::unavailable(describe(err)),
+        Class::Misconfigured => {
+            let message = misconfigured(err);
+            log_misconfiguration(&message);
+            StoreError::internal(message)
+        }
         Class::TransactionsUnsupported | Class::Internal => StoreError::internal(describe(err)),
+    }
+}
+
+/// The message of a refused authentication: what to fix, then the driver's
+/// account (which never holds the password).
+pub(super) fn misconfigured(err: &Error) -> String {
+    format!(
+        "configuration error: MongoDB refused the credentials in MONGO_URI (fix the user, \
+         password or authSource): {}",
+        describe(err)
+    )
+}
+
+/// Logs a refused authentication at run time, at most once a minute: it
+/// is the operator's to fix, and every request would repeat it.
+fn log_misconfiguration(message: &str) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let last = LAST.load(Ordering::Relaxed);
+    if now >= last + 60
+        && LAST
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        tracing::error!(error = %message, "MongoDB store misconfigured: requests answer 500 and /health/ready 503 until it is fixed");
     }
 }
 
@@ -329,7 +389,11 @@ mod tests {
     fn code_20_about_transactions_means_no_transactions() {
         let err = command_error(20, "IllegalOperation", NO_TXN);
         assert!(is_transactions_unsupported(&err));
-        assert_eq!(decide(&server(20, "")), Class::TransactionsUnsupported);
+        assert_eq!(
+            decide(&server(20, "")),
+            Class::Internal,
+            "code 20 without its transaction message is not a topology verdict"
+        );
         assert_eq!(
             decide(&server(20, "something unrelated")),
             Class::Internal,
@@ -342,12 +406,58 @@ mod tests {
         let err = Error::from(ErrorKind::SessionsNotSupported);
         assert!(is_transactions_unsupported(&err));
         let refused = Facts {
-            origin: Origin::TransactionRefused,
+            origin: Origin::Transaction,
             code: None,
             message: "Transactions are not supported by this deployment",
             labels: vec![],
         };
         assert_eq!(decide(&refused), Class::TransactionsUnsupported);
+    }
+
+    /// The driver's other `Transaction` errors (client/session/action.rs,
+    /// client/executor.rs) are misuse: never a reason to give up
+    /// transactions for the life of the process.
+    #[test]
+    fn other_driver_transaction_errors_are_internal() {
+        for message in [
+            "transaction already in progress",
+            "Transactions are not supported in snapshot sessions",
+            "transactions do not support unacknowledged write concerns",
+            "read preference in a transaction must be primary",
+            "no transaction started",
+            "Cannot call commitTransaction after calling abortTransaction",
+        ] {
+            let f = Facts {
+                origin: Origin::Transaction,
+                code: None,
+                message,
+                labels: vec![],
+            };
+            assert_eq!(decide(&f), Class::Internal, "{message}");
+        }
+    }
+
+    #[test]
+    fn refused_credentials_are_a_configuration_error_not_an_outage() {
+        let f = Facts {
+            origin: Origin::Authentication,
+            code: None,
+            message: "SCRAM failure: Authentication failed.",
+            labels: vec![],
+        };
+        assert_eq!(decide(&f), Class::Misconfigured);
+    }
+
+    #[test]
+    fn time_limits_and_write_concern_timeouts_are_unavailable() {
+        assert_eq!(
+            decide(&server(50, "operation exceeded time limit")),
+            Class::Unavailable
+        );
+        assert_eq!(
+            decide(&server(64, "waiting for replication timed out")),
+            Class::Unavailable
+        );
     }
 
     #[test]

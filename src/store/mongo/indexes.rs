@@ -27,6 +27,9 @@ pub(super) const RATE_LIMITS_TTL: &str = "rateLimits_expiresAt_ttl";
 /// IndexOptionsConflict, IndexKeySpecsConflict: same name or keys, other options.
 const INDEX_CONFLICT_CODES: [i32; 2] = [85, 86];
 
+/// DuplicateKey: building a unique index over data that breaks it.
+const DUPLICATE_KEY: i32 = 11000;
+
 /// One index: where it lives and what it is.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct IndexSpec {
@@ -116,23 +119,41 @@ pub(super) async fn ensure(db: &Database) -> StoreResult<()> {
         db.collection::<Document>(spec.collection)
             .create_index(spec.model())
             .await
-            .map_err(|e| {
-                let code = super::errors::facts(&e).code;
-                let conflict = code.is_some_and(|c| INDEX_CONFLICT_CODES.contains(&c));
-                if conflict {
-                    StoreError::internal(format!(
-                        "index {} on {} exists with another definition; drop it so the service \
-                         can create its own ({})",
-                        spec.name,
-                        spec.collection,
-                        describe(&e)
-                    ))
-                } else {
-                    classify(&e)
-                }
-            })?;
+            .map_err(|e| build_failure(&spec, super::errors::facts(&e).code, &e))?;
     }
     Ok(())
+}
+
+/// Why an index could not be built. A duplicate key here is existing data
+/// that breaks a unique index, never "duplicate email" (the 409 of a
+/// registration): an operator has to clean the data.
+fn build_failure(spec: &IndexSpec, code: Option<i32>, e: &mongodb::error::Error) -> StoreError {
+    match code {
+        Some(c) if INDEX_CONFLICT_CODES.contains(&c) => StoreError::internal(format!(
+            "index {} on {} exists with another definition; drop it so the service can create \
+             its own ({})",
+            spec.name,
+            spec.collection,
+            describe(e)
+        )),
+        Some(DUPLICATE_KEY) => StoreError::internal(format!(
+            "existing duplicate {} in `{}`; clean them or drop the index {} ({})",
+            duplicates_of(spec),
+            spec.collection,
+            spec.name,
+            describe(e)
+        )),
+        _ => classify(e),
+    }
+}
+
+/// What a duplicate is, in words, for the unique indexes.
+fn duplicates_of(spec: &IndexSpec) -> &'static str {
+    match spec.name {
+        USERS_EMAIL_UNIQUE => "emails",
+        REPORT_SETTINGS_USER_UNIQUE => "report settings of one user",
+        _ => "keys",
+    }
 }
 
 #[cfg(test)]
@@ -210,6 +231,37 @@ mod tests {
             by_revocation.get_document("key").unwrap(),
             &doc! { "revokedAt": 1 }
         );
+    }
+
+    /// Issue #13: an index build over duplicate emails said "duplicate
+    /// email", the registration's 409.
+    #[test]
+    fn an_index_build_over_duplicates_says_what_to_clean() {
+        let dup: mongodb::error::CommandError = bson::from_document(doc! {
+            "code": 11000, "codeName": "DuplicateKey",
+            "errmsg": "Index build failed: E11000 duplicate key error collection: t.users \
+                       index: users_email_unique dup key: { email: \"a@example.com\" }",
+        })
+        .unwrap();
+        let e = mongodb::error::Error::from(mongodb::error::ErrorKind::Command(dup));
+        let err = build_failure(&spec(USERS_EMAIL_UNIQUE), Some(11000), &e);
+        match err {
+            StoreError::Internal(cause) => {
+                let text = cause.to_string();
+                assert!(
+                    text.starts_with(
+                        "existing duplicate emails in `users`; clean them or drop the index"
+                    ),
+                    "{text}"
+                );
+            }
+            other => panic!("expected Internal, got {other:?}"),
+        }
+        let e = mongodb::error::Error::from(mongodb::error::ErrorKind::Shutdown);
+        assert!(matches!(
+            build_failure(&spec(USERS_EMAIL_UNIQUE), None, &e),
+            StoreError::Unavailable(_)
+        ));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use mongodb::bson::{Document, doc};
 use mongodb::options::ReturnDocument;
 
-use super::MongoStore;
+use super::{MongoStore, connection};
 use crate::store::{RateLimit, RateVerdict, StoreError, StoreResult};
 
 pub(super) const RATE_LIMITS: &str = "rateLimits";
@@ -27,47 +27,60 @@ fn spend_pipeline(now: i64, interval: i64, window: i64) -> Vec<Document> {
 }
 
 impl MongoStore {
-    fn limits(&self) -> mongodb::Collection<Document> {
-        self.db.collection(RATE_LIMITS)
-    }
-
     pub(super) async fn spend(
         &self,
         key: &str,
         limit: RateLimit,
         now: DateTime<Utc>,
     ) -> StoreResult<RateVerdict> {
+        let h = self.handles()?;
         let ((interval, window), now) = (limit.millis(), now.timestamp_millis());
-        let counter = self
-            .limits()
-            .find_one_and_update(doc! { "_id": key }, spend_pipeline(now, interval, window))
-            .upsert(true)
-            .return_document(ReturnDocument::After)
-            .await?
-            .ok_or_else(|| StoreError::internal("an upsert returned no document"))?;
-        if counter.get_bool(ALLOWED).map_err(StoreError::internal)? {
-            return Ok(RateVerdict::Allowed);
-        }
-        let tat = counter.get_i64(TAT).map_err(StoreError::internal)?;
-        Ok(limit.limited(tat, now))
+        self.call("spending a rate limit", async {
+            // Majority: a spend a failover rolls back would hand the budget
+            // out twice.
+            let counter =
+                h.db.collection::<Document>(RATE_LIMITS)
+                    .find_one_and_update(doc! { "_id": key }, spend_pipeline(now, interval, window))
+                    .upsert(true)
+                    .return_document(ReturnDocument::After)
+                    .write_concern(connection::majority(self.shared.budget))
+                    .max_time(self.shared.budget)
+                    .await?
+                    .ok_or_else(|| StoreError::internal("an upsert returned no document"))?;
+            if counter.get_bool(ALLOWED).map_err(StoreError::internal)? {
+                return Ok(RateVerdict::Allowed);
+            }
+            let tat = counter.get_i64(TAT).map_err(StoreError::internal)?;
+            Ok(limit.limited(tat, now))
+        })
+        .await
     }
 
     pub(super) async fn refund(&self, key: &str, limit: RateLimit) -> StoreResult<()> {
-        self.limits()
-            .update_one(
-                doc! { "_id": key },
-                doc! { "$inc": { TAT: -limit.millis().0 } },
-            )
-            .await?;
-        Ok(())
+        let h = self.handles()?;
+        self.call("refunding a rate limit", async {
+            h.db.collection::<Document>(RATE_LIMITS)
+                .update_one(
+                    doc! { "_id": key },
+                    doc! { "$inc": { TAT: -limit.millis().0 } },
+                )
+                .await
+                .map(drop)
+                .map_err(StoreError::from)
+        })
+        .await
     }
 
     pub(super) async fn purge_limits(&self, now: DateTime<Utc>) -> StoreResult<u64> {
-        let result = self
-            .limits()
-            .delete_many(doc! { TAT: { "$lte": now.timestamp_millis() } })
-            .await?;
-        Ok(result.deleted_count)
+        let h = self.handles()?;
+        self.call("purging rate limits", async {
+            let result =
+                h.db.collection::<Document>(RATE_LIMITS)
+                    .delete_many(doc! { TAT: { "$lte": now.timestamp_millis() } })
+                    .await?;
+            Ok(result.deleted_count)
+        })
+        .await
     }
 }
 

@@ -123,6 +123,41 @@ impl SqliteStore {
     }
 }
 
+const SELECT_REPORT_SETTING: &str =
+    "SELECT id, user_id, frequency, is_enabled FROM report_settings WHERE user_id = ?1";
+
+/// Writes the default report setting of `user_id` if the user exists and
+/// has none: one idempotent statement, so concurrent repairs leave exactly
+/// one setting (the unique `user_id` turns the others into no-ops). False
+/// when the user does not exist.
+fn repair_report_setting(c: &Connection, user_id: &str) -> rusqlite::Result<bool> {
+    let defaults = ReportSetting::default_for(UserId::from_trusted(user_id.to_owned()));
+    let inserted = c
+        .prepare_cached(
+            "INSERT INTO report_settings (id, user_id, frequency, is_enabled, updated_at)
+             SELECT ?1, id, ?3, ?4, ?5 FROM users WHERE id = ?2
+             ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![
+            defaults.id.as_str(),
+            user_id,
+            defaults.frequency.as_str(),
+            defaults.is_enabled,
+            millis(crate::domain::now()),
+        ])?;
+    if inserted == 1 {
+        tracing::warn!(
+            user_id,
+            "the user had no report setting; wrote the default one (MONTHLY, enabled)"
+        );
+        return Ok(true);
+    }
+    c.prepare_cached("SELECT 1 FROM users WHERE id = ?1")?
+        .query_row([user_id], |_| Ok(()))
+        .optional()
+        .map(|found| found.is_some())
+}
+
 /// Sorts rusqlite's errors into the store's three kinds, keeping the
 /// driver's error as the cause.
 impl From<rusqlite::Error> for StoreError {
@@ -149,6 +184,10 @@ impl From<rusqlite::Error> for StoreError {
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn registration_mode(&self) -> Option<&'static str> {
+        Some("transaction")
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -247,13 +286,24 @@ impl Store for SqliteStore {
     }
 
     async fn report_setting(&self, user_id: &UserId) -> StoreResult<Option<ReportSetting>> {
+        let id = user_id.as_str().to_owned();
+        let found = self
+            .read(move |c| {
+                c.prepare_cached(SELECT_REPORT_SETTING)?
+                    .query_row([&id], report_setting_from)
+                    .optional()
+            })
+            .await?;
+        if found.is_some() {
+            return Ok(found);
+        }
+        // Missing: write the default if the user exists, then read.
         let user_id = user_id.as_str().to_owned();
-        self.read(move |c| {
-            c.prepare_cached(
-                "SELECT id, user_id, frequency, is_enabled FROM report_settings WHERE user_id = ?1",
-            )?
-            .query_row([&user_id], report_setting_from)
-            .optional()
+        self.run(move |c| {
+            repair_report_setting(c, &user_id)?;
+            c.prepare_cached(SELECT_REPORT_SETTING)?
+                .query_row([&user_id], report_setting_from)
+                .optional()
         })
         .await
     }
@@ -266,24 +316,33 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<ReportSetting>> {
         let user_id = user_id.as_str().to_owned();
         self.run(move |c| {
-            c.prepare_cached(
-                "UPDATE report_settings
-                 SET frequency = COALESCE(?2, frequency),
-                     is_enabled = COALESCE(?3, is_enabled),
-                     updated_at = ?4
-                 WHERE user_id = ?1
-                 RETURNING id, user_id, frequency, is_enabled",
-            )?
-            .query_row(
-                params![
-                    user_id,
-                    patch.frequency.map(Frequency::as_str),
-                    patch.is_enabled,
-                    millis(now)
-                ],
-                report_setting_from,
-            )
-            .optional()
+            let update = |c: &Connection| {
+                c.prepare_cached(
+                    "UPDATE report_settings
+                     SET frequency = COALESCE(?2, frequency),
+                         is_enabled = COALESCE(?3, is_enabled),
+                         updated_at = ?4
+                     WHERE user_id = ?1
+                     RETURNING id, user_id, frequency, is_enabled",
+                )?
+                .query_row(
+                    params![
+                        user_id,
+                        patch.frequency.map(Frequency::as_str),
+                        patch.is_enabled,
+                        millis(now)
+                    ],
+                    report_setting_from,
+                )
+                .optional()
+            };
+            if let Some(updated) = update(c)? {
+                return Ok(Some(updated));
+            }
+            if !repair_report_setting(c, &user_id)? {
+                return Ok(None);
+            }
+            update(c)
         })
         .await
     }
