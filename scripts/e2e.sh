@@ -61,6 +61,27 @@ echo "e2e: using $("$chromium" --version 2>/dev/null | head -n 1)"
 (cd "$e2e" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error) ||
   fail "npm ci in tests/e2e failed"
 
+# --- the package: types, a strict consumer, the example bundles -------------
+# web/ is the npm package tokengate-client. Its devDependencies (typescript,
+# esbuild, react, react-dom, @reduxjs/toolkit, @types/react) come from npm.
+web="$repo/web"
+(cd "$web" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci in web failed"
+# The checked-in .d.ts files must be what tsc generates from the JSDoc now.
+types_tmp="$(mktemp -d)"
+(cd "$web" && ./node_modules/.bin/tsc -p tsconfig.json --outDir "$types_tmp") ||
+  fail "tsc --declaration --emitDeclarationOnly failed on web/ (type errors in the JSDoc)"
+diff -ru "$web/types" "$types_tmp" >&2 ||
+  fail "web/types/ is stale: regenerate it with (cd web && npx tsc -p tsconfig.json) and commit it"
+rm -rf "$types_tmp"
+# A strict TypeScript consumer of the package, resolved by its name.
+consumer="$e2e/typescript"
+mkdir -p "$consumer/node_modules"
+ln -sfn ../../../../web "$consumer/node_modules/tokengate-client"
+"$web/node_modules/.bin/tsc" -p "$consumer/tsconfig.json" --strict --noEmit ||
+  fail "the strict TypeScript consumer (tests/e2e/typescript) does not compile against the package"
+echo "e2e: package types are current; the strict TypeScript consumer compiles"
+node "$web/build-demos.mjs" || fail "bundling the React and RTK Query examples failed"
+
 # --- the server binary -----------------------------------------------------
 if [ ! -x "$bin" ]; then
   echo "e2e: $bin is missing; building it"

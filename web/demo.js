@@ -9,6 +9,11 @@ const apiBaseUrl = pickApiBase(params.get('api')) ?? config.apiBaseUrl;
 const client = createClient({
   baseUrl: apiBaseUrl,
   proactiveRefresh: params.get('proactive') !== '0',
+  // ?hint=0: ignore the session hint cookie (the behaviour of an SPA that
+  // cannot see it), so every state is learnt from a request.
+  sessionHint: params.get('hint') === '0' ? false : 'auto',
+  // ?dedupe=0: every GET its own request, even identical concurrent ones.
+  dedupeGets: params.get('dedupe') !== '0',
 });
 // Handy in devtools, and what the end-to-end tests drive.
 /** @type {any} */ (window).tokengate = client;
@@ -165,23 +170,51 @@ function shortAgent(ua) {
 // ------------------------------------------------------------- events
 
 client.addEventListener('statechange', render);
-client.addEventListener('login', (/** @type {any} */ e) => {
+client.addEventListener('login', (e) => {
   logEvent(`login (${e.detail.source})`);
   notice('');
+  if (e.detail.source === 'local') {
+    checkCookies();
+  }
   loadAccount();
 });
-client.addEventListener('refresh', (/** @type {any} */ e) => {
+client.addEventListener('refresh', (e) => {
   logEvent(`token refreshed (${e.detail.source})`);
   render();
 });
-client.addEventListener('logout', (/** @type {any} */ e) => {
+client.addEventListener('logout', (e) => {
   logEvent(`logout: ${e.detail.reason} (${e.detail.source})`);
   notice(e.detail.source === 'remote' ? 'You were logged out in another tab.' : 'You are logged out.');
 });
-client.addEventListener('session-expired', (/** @type {any} */ e) => {
+client.addEventListener('session-expired', (e) => {
   logEvent(`session expired: ${e.detail.reason} (${e.detail.source})`);
   notice('Your session has ended. Please log in again.', 'warn');
 });
+
+/**
+ * Asks the API which cookies arrived and shows it: after a login, missing
+ * cookies mean the browser drops them (page and API on different sites).
+ */
+async function checkCookies() {
+  const el = $('cookie-check');
+  try {
+    const check = await client.checkCookies();
+    const ok = check.accessCookie && check.refreshCookie;
+    el.dataset.ok = String(ok);
+    el.textContent = ok
+      ? 'Cookie check: the auth cookies reach the API.'
+      : `Cookie check: the API did not receive ${[
+          !check.accessCookie && check.names.access,
+          !check.refreshCookie && check.names.refresh,
+        ]
+          .filter(Boolean)
+          .join(' and ')}. ${client.siteMismatch ?? 'The browser drops the cookies (Secure cookies over http? blocked third-party cookies?).'}`;
+  } catch (err) {
+    el.dataset.ok = 'false';
+    el.textContent = `Cookie check failed: ${describe(err)}`;
+  }
+  el.hidden = false;
+}
 
 forms.register.addEventListener('submit', async (ev) => {
   ev.preventDefault();
@@ -247,6 +280,7 @@ $('sessions').addEventListener('click', async (ev) => {
 });
 
 $('reload-user').addEventListener('click', () => loadUser());
+$('check-cookies').addEventListener('click', () => checkCookies());
 $('reload-sessions').addEventListener('click', () => loadSessions());
 $('refresh-now').addEventListener('click', async () => {
   const alive = await client.refresh();
@@ -285,10 +319,14 @@ function pickApiBase(value) {
 }
 
 render();
-// A page load cannot see the HttpOnly cookies: ask the API who we are.
+if (client.siteMismatch) {
+  notice(client.siteMismatch, 'warn');
+}
+// The session hint tells whether there is a session: with none, restore()
+// sends no request at all; else it asks the API who we are.
 client
-  .currentUser()
-  .then(() => Promise.all([loadReport(), loadSessions()]))
+  .restore()
+  .then((user) => (user ? Promise.all([loadReport(), loadSessions()]) : undefined))
   .catch((err) => {
     if (!(err instanceof ApiError && err.status === 401)) {
       notice(describe(err), 'warn');

@@ -20,13 +20,22 @@
  * - `login` retries once, after the announced wait, when the API sheds it
  *   with 503 + `Retry-After` (its password hashing is saturated).
  * - Events in every tab (BroadcastChannel): `login`, `refresh`, `logout`,
- *   `session-expired`, and `statechange` after any of them.
+ *   `session-expired`, and `statechange` after any of them (typed: see
+ *   `TokengateEventMap`).
+ * - The session hint: the API's readable `tokengateSession` cookie (two
+ *   expiries, no secret) tells `hasSession()` whether there is a session, so
+ *   `restore()` on an anonymous page load sends no request at all, and an
+ *   access token the hint shows expired is refreshed *before* the call.
+ * - Identical concurrent GETs share one request.
+ * - A one-time console warning when the page and the API are on different
+ *   sites (their SameSite cookies would be dropped), and `checkCookies()`.
  *
  * @example
  * import { createClient } from './tokengate-client.js';
  * const auth = createClient({ baseUrl: 'http://localhost:8080/api' });
  * auth.addEventListener('logout', () => showLogin());
  * auth.addEventListener('session-expired', () => showLogin('Please log in again'));
+ * const user = await auth.restore(); // null and no request when there is no session
  * await auth.login({ email, password });
  * const me = await auth.currentUser();
  * const res = await auth.apiFetch('/report/setting'); // refreshes on 401
@@ -67,6 +76,36 @@
  * @property {ReportSetting|undefined} reportSetting
  */
 
+/** @typedef {'local'|'remote'} EventSource  `remote`: another tab found out */
+
+/**
+ * The client's events and their `detail`:
+ * `auth.addEventListener('logout', (e) => e.detail.reason)` is typed, and a
+ * misspelled event name is a type error.
+ * @typedef {Object} TokengateEventMap
+ * @property {CustomEvent<{user: User|null, source: EventSource}>} login
+ * @property {CustomEvent<{expiresAt: Date|null, source: EventSource}>} refresh
+ * @property {CustomEvent<{reason: string, source: EventSource}>} logout
+ * @property {CustomEvent<{reason: string, source: EventSource}>} session-expired
+ * @property {CustomEvent<{state: AuthState, user: User|null}>} statechange
+ */
+
+/**
+ * What `GET /auth/cookie-check` answers: which cookies reached the API.
+ * @typedef {Object} CookieCheck
+ * @property {boolean} accessCookie
+ * @property {boolean} refreshCookie
+ * @property {boolean} sessionHint
+ * @property {{access: string, refresh: string, hint: string}} names
+ */
+
+/**
+ * The session hint cookie, decoded: epoch ms.
+ * @typedef {Object} SessionHint
+ * @property {number} accessExpiresAt
+ * @property {number} refreshExpiresAt
+ */
+
 /**
  * @typedef {'unknown'|'logged-in'|'logged-out'} AuthState
  * `unknown` until the first call tells (a page load cannot see HttpOnly cookies).
@@ -86,6 +125,22 @@
  *   lock after this long and refresh anyway (the server's grace window makes that safe)
  * @property {string} [lockName='tokengate-refresh']  Web Locks name
  * @property {string} [channelName='tokengate']  BroadcastChannel name
+ * @property {boolean|'auto'} [sessionHint='auto']  use the API's readable
+ *   `tokengateSession` cookie. `'auto'`: only when the page's host is the API's
+ *   host (ports may differ), the one case where page JS can surely see it;
+ *   `true` when the API sets it with a `COOKIE_DOMAIN` that covers the page
+ *   (app.example.com + api.example.com with `COOKIE_DOMAIN=example.com`);
+ *   `false`: never (every state is learnt from a request, as before).
+ * @property {string} [sessionHintCookie]  the hint's name; default: the first
+ *   of `tokengateSession`, `__Host-tokengateSession`, `__Secure-tokengateSession`
+ * @property {'lax'|'strict'|'none'} [sameSite='lax']  the API's cookie
+ *   SameSite (`COOKIE_SAMESITE`); with `lax`/`strict`, a page on another site
+ *   than the API gets a one-time console warning
+ * @property {boolean} [dedupeGets=true]  identical concurrent GETs share one request
+ * @property {boolean} [bearer=false]  for apps that send `Authorization: Bearer`
+ *   (e.g. through `tokengate-client/rtk`): keep the `accessToken` that login and
+ *   refresh answer with (the API must run with `EXPOSE_ACCESS_TOKEN=true`) in
+ *   memory, as `accessToken`, never in storage or in a message to other tabs
  * @property {typeof fetch} [fetch]  fetch implementation (default: the global one)
  */
 
@@ -96,6 +151,9 @@
  */
 
 const PROTOCOL_VERSION = 1;
+const HINT_NAMES = ['tokengateSession', '__Host-tokengateSession', '__Secure-tokengateSession'];
+/** Page/API pairs already warned about: one console warning per page. */
+const warnedSites = new Set();
 
 /** The longest a login waits on a 503's `Retry-After` before its one retry. */
 export const MAX_LOGIN_RETRY_WAIT_MS = 30_000;
@@ -145,7 +203,16 @@ export function createClient(options) {
 
 export class TokengateClient extends EventTarget {
   /** @type {string} */ #baseUrl;
-  /** @type {Required<Omit<ClientOptions, 'baseUrl'|'fetch'>>} */ #opts;
+  /** @type {Required<Omit<ClientOptions, 'baseUrl'|'fetch'|'sessionHint'|'sessionHintCookie'>>} */ #opts;
+  /** Whether the session hint cookie is visible to this page and used. */
+  #hintEnabled = false;
+  /** @type {string|null} */ #hintName = null;
+  /** @type {string|null} */ #siteMismatch = null;
+  /** In-flight GETs by URL and headers. @type {Map<string, Promise<Response>>} */
+  #gets = new Map();
+  /** Bearer mode: the last access token the API answered with, and when. */
+  /** @type {string|null} */ #accessToken = null;
+  #accessTokenAt = 0;
   /** @type {typeof fetch} */ #fetchImpl;
   /** @type {AuthState} */ #state = 'unknown';
   /** @type {User|null} */ #user = null;
@@ -180,7 +247,30 @@ export class TokengateClient extends EventTarget {
       lockTimeoutMs: options.lockTimeoutMs ?? 20_000,
       lockName: options.lockName ?? 'tokengate-refresh',
       channelName: options.channelName ?? 'tokengate',
+      sameSite: options.sameSite ?? 'lax',
+      dedupeGets: options.dedupeGets ?? true,
+      bearer: options.bearer ?? false,
     };
+    this.#hintName = options.sessionHintCookie ?? null;
+    const page = pageUrl();
+    const api = new URL(this.#baseUrl);
+    const hint = options.sessionHint ?? 'auto';
+    this.#hintEnabled =
+      hint === true || (hint === 'auto' && page !== null && typeof document !== 'undefined' && page.hostname === api.hostname);
+    if (page && this.#opts.sameSite !== 'none' && siteOf(page) !== siteOf(api)) {
+      this.#siteMismatch =
+        `tokengate: this page (${page.origin}) and the API (${api.origin}) are on different sites, so the browser ` +
+        `drops the API's SameSite=${this.#opts.sameSite === 'strict' ? 'Strict' : 'Lax'} cookies: login answers 200, then every call gets 401. ` +
+        `Fix: serve both under one site name, e.g. page http://localhost:5173 with API http://localhost:8080 ` +
+        `(not 127.0.0.1 for one and localhost for the other), or app.example.com with api.example.com ` +
+        `(COOKIE_DOMAIN=example.com). Across real sites only COOKIE_SAMESITE=None with COOKIE_SECURE=true over https works. ` +
+        `auth.checkCookies() asks the API which cookies arrive.`;
+      const key = `${siteOf(page)} ${siteOf(api)}`;
+      if (!warnedSites.has(key)) {
+        warnedSites.add(key);
+        console.warn(this.#siteMismatch);
+      }
+    }
     this.#fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
 
     if (typeof BroadcastChannel === 'function') {
@@ -189,6 +279,12 @@ export class TokengateClient extends EventTarget {
     }
     // Another tab may already hold a live session: adopt its expiry as a hint
     // for the proactive timer. The state stays `unknown` until a call tells.
+    if (this.hasSession() === false) {
+      // The hint says: no session. Known without a request.
+      this.#state = 'logged-out';
+      this.#clearShared();
+      return;
+    }
     const shared = this.#readShared();
     if (shared && shared.expiresAt > Date.now()) {
       this.#expiresAt = shared.expiresAt;
@@ -214,9 +310,138 @@ export class TokengateClient extends EventTarget {
     return this.#expiresAt === null ? null : new Date(this.#expiresAt);
   }
 
+  /**
+   * Bearer mode only (`bearer: true`, API with `EXPOSE_ACCESS_TOKEN=true`):
+   * the current access token for an `Authorization: Bearer` header, else null.
+   * @returns {string|null}
+   */
+  get accessToken() {
+    return this.#accessToken;
+  }
+
+  /**
+   * For a wrapper that got a 401 for a request sent at `sentAt` (epoch ms):
+   * refreshes through the single flight (shared with every caller and tab;
+   * skipped when a refresh already happened after `sentAt`) and resolves
+   * true when a retry is worth it. Bounded like the automatic refresh: it
+   * resolves false once the client gave up, never loops.
+   * @param {number} sentAt
+   * @returns {Promise<boolean>}
+   */
+  async reauthenticate(sentAt) {
+    if (this.#dead) {
+      return false;
+    }
+    return (await this.#refreshOnce(sentAt, true)) !== 'failed';
+  }
+
   /** The API base URL, without a trailing slash. */
   get baseUrl() {
     return this.#baseUrl;
+  }
+
+  /**
+   * Whether the browser holds a session, from the session hint cookie,
+   * without a request: true while the refresh token's expiry lies ahead,
+   * false when there is no hint (or it ran out); null when this page cannot
+   * see the hint (`sessionHint: false`, or 'auto' with the API on another
+   * host) and only a request can tell.
+   * @returns {boolean|null}
+   */
+  hasSession() {
+    if (!this.#hintEnabled) {
+      return null;
+    }
+    const hint = this.sessionHint;
+    return hint !== null && hint.refreshExpiresAt > Date.now();
+  }
+
+  /**
+   * The decoded session hint, or null (none, unreadable, or disabled).
+   * @returns {SessionHint|null}
+   */
+  get sessionHint() {
+    if (!this.#hintEnabled || typeof document === 'undefined') {
+      return null;
+    }
+    const names = this.#hintName ? [this.#hintName] : HINT_NAMES;
+    for (const pair of String(document.cookie).split(';')) {
+      const at = pair.indexOf('=');
+      if (at < 0 || !names.includes(pair.slice(0, at).trim())) {
+        continue;
+      }
+      const m = /^(\d{1,12})\.(\d{1,12})$/.exec(pair.slice(at + 1).trim());
+      if (m) {
+        return { accessExpiresAt: Number(m[1]) * 1000, refreshExpiresAt: Number(m[2]) * 1000 };
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Set when the page and the API are on different sites under SameSite
+   * cookies (the text of the console warning), else null.
+   * @returns {string|null}
+   */
+  get siteMismatch() {
+    return this.#siteMismatch;
+  }
+
+  /**
+   * The start-up check of a page load: who is logged in? With the session
+   * hint and no session, resolves null at once without any request (state
+   * `logged-out`); otherwise asks `/user/current-user` (refreshing first if
+   * the hint shows the access token expired) and resolves the user, or null
+   * when the API says there is no session. Other errors reject.
+   * @returns {Promise<User|null>}
+   */
+  async restore() {
+    if (this.hasSession() === false) {
+      this.#setState('logged-out');
+      return null;
+    }
+    try {
+      return await this.currentUser();
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) {
+        this.#setState('logged-out');
+        return null;
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Asks the API which of this browser's cookies reached it
+   * (`GET /auth/cookie-check`; never a 401, no secrets). After a login,
+   * `accessCookie: false` means the browser drops the cookies.
+   * @returns {Promise<CookieCheck>}
+   */
+  async checkCookies() {
+    return /** @type {CookieCheck} */ (await this.#plain('/auth/cookie-check', { method: 'GET' }));
+  }
+
+  /**
+   * `addEventListener`, typed by `TokengateEventMap`.
+   * @template {keyof TokengateEventMap} K
+   * @param {K} type
+   * @param {((ev: TokengateEventMap[K]) => void) | { handleEvent(ev: TokengateEventMap[K]): void } | null} listener
+   * @param {boolean | AddEventListenerOptions} [options]
+   * @returns {void}
+   */
+  addEventListener(type, listener, options) {
+    super.addEventListener(type, /** @type {EventListener|null} */ (listener), options);
+  }
+
+  /**
+   * @template {keyof TokengateEventMap} K
+   * @param {K} type
+   * @param {((ev: TokengateEventMap[K]) => void) | { handleEvent(ev: TokengateEventMap[K]): void } | null} listener
+   * @param {boolean | EventListenerOptions} [options]
+   * @returns {void}
+   */
+  removeEventListener(type, listener, options) {
+    super.removeEventListener(type, /** @type {EventListener|null} */ (listener), options);
   }
 
   /** Stops timers and closes the BroadcastChannel. */
@@ -243,9 +468,45 @@ export class TokengateClient extends EventTarget {
    */
   async apiFetch(path, init = {}) {
     const url = this.#url(path);
+    const method = (init.method ?? 'GET').toUpperCase();
+    if (!this.#opts.dedupeGets || method !== 'GET' || init.body != null || init.signal) {
+      return this.#apiFetchOnce(url, init);
+    }
+    // Identical GETs in flight share one request; each caller gets its own
+    // copy of the response (the shared one is never read).
+    const key = `${url}\n${JSON.stringify([...new Headers(init.headers)])}`;
+    let shared = this.#gets.get(key);
+    if (!shared) {
+      shared = this.#apiFetchOnce(url, init).finally(() => this.#gets.delete(key));
+      this.#gets.set(key, shared);
+    }
+    return (await shared).clone();
+  }
+
+  /**
+   * @param {string} url
+   * @param {ApiInit} init
+   * @returns {Promise<Response>}
+   */
+  async #apiFetchOnce(url, init) {
+    const refreshable = this.#refreshable(url);
+    if (refreshable && !this.#dead && this.#hintEnabled) {
+      // The hint shows the access token expired (or about to): refresh
+      // before the call rather than collect a 401 first.
+      const hint = this.sessionHint;
+      const now = Date.now();
+      if (hint && hint.refreshExpiresAt > now && hint.accessExpiresAt - 2000 <= now) {
+        await this.#refreshOnce(now, true);
+      }
+    }
     const sentAt = Date.now();
     const res = await this.#send(url, init);
-    if (res.status !== 401 || !this.#refreshable(url) || this.#dead) {
+    if (res.status !== 401 || !refreshable || this.#dead) {
+      return res;
+    }
+    if (this.hasSession() === false) {
+      // No refresh cookie to try: no pointless (red) refresh request.
+      this.#endSession('session-expired', 'no-session', true);
       return res;
     }
     const outcome = await this.#refreshOnce(sentAt, true);
@@ -269,16 +530,17 @@ export class TokengateClient extends EventTarget {
   /**
    * `apiFetch` + JSON: resolves to the parsed body of a 2xx answer, rejects
    * with an `ApiError` otherwise (and with a TypeError on network failure).
+   * @template [T=any]
    * @param {string|URL} path
    * @param {ApiInit} [init]
-   * @returns {Promise<any>}
+   * @returns {Promise<T>}
    */
   async request(path, init = {}) {
     const res = await this.apiFetch(path, init);
     if (!res.ok) {
       throw await ApiError.from(res);
     }
-    return readJson(res);
+    return /** @type {T} */ (await readJson(res));
   }
 
   // --------------------------------------------------------------- account
@@ -328,6 +590,7 @@ export class TokengateClient extends EventTarget {
     this.#dead = false;
     this.#resetFailures();
     this.#user = body.user ?? null;
+    this.#keepToken(body, at);
     this.#adopt(expiresAt, at);
     this.#setState('logged-in');
     this.#broadcast({ type: 'login', user: this.#user, expiresAt, at });
@@ -484,12 +747,20 @@ export class TokengateClient extends EventTarget {
     if (automatic && this.#dead) {
       return 'failed'; // e.g. another tab saw the session die while we waited
     }
+    if (automatic && this.hasSession() === false) {
+      // The hint is gone (logged out elsewhere, or the session ran out): a
+      // refresh could only fail.
+      this.#endSession('session-expired', 'no-session', true);
+      return 'failed';
+    }
     // Did anybody (this tab or another) obtain fresh cookies after `since`?
     const shared = this.#readShared();
     if (shared && shared.at > this.#stateAt && shared.expiresAt > Date.now()) {
       this.#adopt(shared.expiresAt, shared.at);
     }
-    if (this.#stateAt > since && this.#expiresAt !== null && this.#expiresAt > Date.now()) {
+    // (In bearer mode, only if this tab also holds a token obtained since.)
+    const tokenFresh = !this.#opts.bearer || this.#accessTokenAt > since;
+    if (tokenFresh && this.#stateAt > since && this.#expiresAt !== null && this.#expiresAt > Date.now()) {
       return 'skipped';
     }
 
@@ -519,6 +790,7 @@ export class TokengateClient extends EventTarget {
     const expiresAt = parseTime(body?.expiresAt);
     this.#refreshFailures = 0;
     this.#dead = false;
+    this.#keepToken(body, at);
     this.#adopt(expiresAt, at);
     this.#setState('logged-in');
     this.#broadcast({ type: 'refreshed', expiresAt, at });
@@ -531,6 +803,18 @@ export class TokengateClient extends EventTarget {
     this.#refreshFailures += 1;
     if (this.#refreshFailures >= this.#opts.maxRefreshFailures) {
       this.#endSession('session-expired', reason, true);
+    }
+  }
+
+  /**
+   * Bearer mode: keeps the body's `accessToken` (memory only).
+   * @param {any} body
+   * @param {number} at
+   */
+  #keepToken(body, at) {
+    if (this.#opts.bearer && typeof body?.accessToken === 'string') {
+      this.#accessToken = body.accessToken;
+      this.#accessTokenAt = at;
     }
   }
 
@@ -580,18 +864,20 @@ export class TokengateClient extends EventTarget {
 
   /**
    * The session is over in this browser: state, timer, shared hint, events.
-   * A tab that never knew of a session (state `unknown`) just becomes
-   * `logged-out` quietly: an anonymous page load is no "session expired".
+   * A tab that never knew of a session (state `unknown` or `logged-out`)
+   * just becomes `logged-out` quietly: an anonymous page load is no
+   * "session expired".
    * @param {'logout'|'session-expired'} kind
    * @param {string} reason
    * @param {boolean} local  true when this tab found out (then tell the others)
    */
   #endSession(kind, reason, local) {
-    const quiet = kind === 'session-expired' && this.#state === 'unknown' && local;
+    const quiet = kind === 'session-expired' && this.#state !== 'logged-in' && local;
     this.#dead = true;
     this.#resetFailures();
     this.#user = null;
     this.#expiresAt = null;
+    this.#accessToken = null;
     this.#currentSessionId = null;
     this.#clearTimer();
     this.#clearShared();
@@ -779,6 +1065,33 @@ export class TokengateClient extends EventTarget {
     }
     return /** @type {any} */ (await readJson(res));
   }
+}
+
+/** The page's URL, or null outside a page (workers have one too). */
+function pageUrl() {
+  try {
+    const href = globalThis.location?.href;
+    return href && /^https?:/i.test(href) ? new URL(href) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A URL's site as browsers judge SameSite: scheme plus registrable domain.
+ * Without the Public Suffix List this takes the last two labels of a name
+ * (`app.example.com` → `example.com`), the whole host for an IP address or a
+ * one-label name (`localhost`, `127.0.0.1`): it may miss a mismatch under a
+ * multi-label suffix (`a.co.uk` vs `b.co.uk`), never reports a false one for
+ * the usual setups.
+ * @param {URL} url
+ */
+function siteOf(url) {
+  const host = url.hostname.toLowerCase().replace(/\.$/, '');
+  const ip = /^\d+(\.\d+){3}$/.test(host) || host.startsWith('[');
+  const labels = host.split('.');
+  const domain = ip || labels.length <= 2 ? host : labels.slice(-2).join('.');
+  return `${url.protocol}//${domain}`;
 }
 
 /**

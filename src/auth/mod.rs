@@ -115,12 +115,18 @@ impl Auth {
 
     /// Checks the credentials and opens a session. Unknown emails and wrong
     /// passwords are indistinguishable: same error, same bcrypt work.
+    ///
+    /// `previous_refresh` is the refresh cookie the browser still sent: when
+    /// it is a valid token of the same user, that session is revoked, so a
+    /// second login in one browser does not orphan the first session (its
+    /// cookies are overwritten by this login's).
     #[tracing::instrument(skip_all)]
     pub async fn login(
         &self,
         client: &ClientInfo,
         email: EmailAddress,
         password: &str,
+        previous_refresh: Option<&str>,
     ) -> ApiResult<LoggedIn> {
         self.limit_shared_ip(
             &self.limits.login_per_ip,
@@ -176,6 +182,24 @@ impl Auth {
                 ApiError::internal(format!("user {} has no report setting", user.id))
             })?;
         let (access, refresh, session_id) = self.open_session(&user.id, client).await?;
+        if let Some(previous) = previous_refresh
+            .and_then(|t| self.tokens.verify_refresh(t).ok())
+            .filter(|t| t.user_id == user.id && t.session_id != session_id)
+        {
+            let now = crate::domain::now();
+            if self
+                .store
+                .revoke_session(&previous.session_id, Some(&user.id), now)
+                .await?
+            {
+                self.audit(
+                    AuthEvent::SessionRevoked,
+                    Some(&user.id),
+                    Some(&previous.session_id),
+                    client,
+                );
+            }
+        }
         self.audit(
             AuthEvent::LoginSucceeded,
             Some(&user.id),

@@ -10,11 +10,17 @@ use crate::settings::{SameSite, Settings};
 
 pub const ACCESS_COOKIE: &str = "accessToken";
 pub const REFRESH_COOKIE: &str = "refreshToken";
+/// The session hint: readable by page JS (not HttpOnly), no secret and no
+/// identifier, only `<access exp>.<refresh exp>` in Unix seconds, so an SPA
+/// can tell "is there a session, is its access token still fresh?" without
+/// a request that fails.
+pub const SESSION_HINT_COOKIE: &str = "tokengateSession";
 
 #[derive(Debug, Clone)]
 pub struct AuthCookies {
     access_name: String,
     refresh_name: String,
+    hint_name: String,
     refresh_path: String,
     secure: bool,
     same_site: CookieSameSite,
@@ -40,6 +46,8 @@ impl AuthCookies {
         Self {
             access_name: format!("{access_prefix}{ACCESS_COOKIE}"),
             refresh_name: format!("{refresh_prefix}{REFRESH_COOKIE}"),
+            // Same prefix as the access cookie: same Path `/` and Domain.
+            hint_name: format!("{access_prefix}{SESSION_HINT_COOKIE}"),
             refresh_path: format!("{}/auth", settings.server.base_path),
             // SameSite=None is only accepted with Secure (checked in settings).
             secure: c.secure || c.same_site == SameSite::None,
@@ -62,6 +70,34 @@ impl AuthCookies {
         &self.refresh_name
     }
 
+    pub fn hint_name(&self) -> &str {
+        &self.hint_name
+    }
+
+    /// The session hint for a pair of tokens: `<access exp>.<refresh exp>`,
+    /// Unix seconds. Not HttpOnly; otherwise the access cookie's attributes
+    /// (Path `/`, SameSite, Secure, Domain); lives as long as the refresh
+    /// cookie.
+    pub fn hint(
+        &self,
+        access_expires: chrono::DateTime<chrono::Utc>,
+        refresh_expires: chrono::DateTime<chrono::Utc>,
+        max_age: time::Duration,
+    ) -> Cookie<'static> {
+        let mut cookie = self.build(
+            self.hint_name.clone(),
+            format!(
+                "{}.{}",
+                access_expires.timestamp(),
+                refresh_expires.timestamp()
+            ),
+            "/".into(),
+            max_age,
+        );
+        cookie.set_http_only(false);
+        cookie
+    }
+
     pub fn access(&self, token: String) -> Cookie<'static> {
         self.build(
             self.access_name.clone(),
@@ -80,9 +116,17 @@ impl AuthCookies {
         )
     }
 
-    /// Both cookies, emptied with `Max-Age=0` and the same Path and Domain
-    /// they were set with, so the browser really drops them.
-    pub fn cleared(&self) -> [Cookie<'static>; 2] {
+    /// Both auth cookies and the session hint, emptied with `Max-Age=0` and
+    /// the same Path and Domain they were set with, so the browser really
+    /// drops them.
+    pub fn cleared(&self) -> [Cookie<'static>; 3] {
+        let mut hint = self.build(
+            self.hint_name.clone(),
+            String::new(),
+            "/".into(),
+            time::Duration::ZERO,
+        );
+        hint.set_http_only(false);
         [
             self.build(
                 self.access_name.clone(),
@@ -96,6 +140,7 @@ impl AuthCookies {
                 self.refresh_path.clone(),
                 time::Duration::ZERO,
             ),
+            hint,
         ]
     }
 
@@ -107,6 +152,16 @@ impl AuthCookies {
     /// The refresh token the request's cookies carry, if any.
     pub fn read_refresh(&self, req: &HttpRequest) -> Option<String> {
         self.read(req.headers()).refresh
+    }
+
+    /// Which of the access, refresh and hint cookies arrived (non-empty),
+    /// for the cookie check. Values are not returned.
+    pub fn arrived(&self, req: &HttpRequest) -> (bool, bool, bool) {
+        let found = self.read(req.headers());
+        let hint = req
+            .cookie(&self.hint_name)
+            .is_some_and(|c| !c.value().is_empty());
+        (found.access.is_some(), found.refresh.is_some(), hint)
     }
 
     /// Whether the request may carry an auth cookie: the CSRF rule's
@@ -159,9 +214,10 @@ impl AuthCookies {
         found
     }
 
-    /// Adds both auth cookies, freshly set, to a response. The refresh
-    /// cookie lives as long as its token: less than the refresh lifetime
-    /// when the session nears its maximum lifetime.
+    /// Adds both auth cookies and the session hint, freshly set, to a
+    /// response. The refresh cookie (and the hint) lives as long as its
+    /// token: less than the refresh lifetime when the session nears its
+    /// maximum lifetime.
     pub fn set_both(
         &self,
         mut response: HttpResponseBuilder,
@@ -177,17 +233,22 @@ impl AuthCookies {
                 ))
             },
         );
+        let left = left.min(self.refresh_max_age);
+        let hint = self.hint(access.expires_at, refresh.expires_at, left);
         let refresh = self.build(
             self.refresh_name.clone(),
             refresh.token,
             self.refresh_path.clone(),
-            left.min(self.refresh_max_age),
+            left,
         );
-        response.cookie(self.access(access.token)).cookie(refresh);
+        response
+            .cookie(self.access(access.token))
+            .cookie(refresh)
+            .cookie(hint);
         response
     }
 
-    /// Adds both auth cookies, cleared, to a response.
+    /// Adds both auth cookies and the session hint, cleared, to a response.
     pub fn clear_both(&self, mut response: HttpResponse) -> HttpResponse {
         for cookie in self.cleared() {
             // Adding a well-formed cookie cannot fail.
@@ -333,5 +394,33 @@ mod tests {
         let cleared = cookies.cleared().map(|c| c.to_string());
         assert!(cleared[0].contains("SameSite=None") && cleared[0].contains("Domain=example.com"));
         assert!(cleared[1].contains("Path=/api/auth") && cleared[1].contains("Max-Age=0"));
+        // The hint shares the access cookie's prefix, Path, SameSite, Secure
+        // and Domain, and is the one cookie page JS may read.
+        assert!(cleared[2].starts_with("__Secure-tokengateSession=;"));
+        assert!(cleared[2].contains("Domain=example.com") && cleared[2].contains("Path=/"));
+        assert!(cleared[2].contains("SameSite=None") && cleared[2].contains("; Secure"));
+        assert!(!cleared[2].contains("HttpOnly"));
+    }
+
+    #[test]
+    fn the_hint_carries_two_expiries_and_no_secret() {
+        let cookies = AuthCookies::new(&settings(&[]));
+        let at = |s| chrono::DateTime::from_timestamp(s, 0).unwrap();
+        let hint = cookies
+            .hint(
+                at(1_700_000_900),
+                at(1_700_604_800),
+                time::Duration::seconds(604_800),
+            )
+            .to_string();
+        assert_eq!(
+            hint,
+            "tokengateSession=1700000900.1700604800; SameSite=Lax; Path=/; Max-Age=604800"
+        );
+        let cleared = cookies.cleared()[2].to_string();
+        assert_eq!(
+            cleared,
+            "tokengateSession=; SameSite=Lax; Path=/; Max-Age=0"
+        );
     }
 }

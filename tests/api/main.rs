@@ -17,3 +17,4 @@ mod refresh;
 mod register;
 mod routing;
 mod sessions;
+mod spa;

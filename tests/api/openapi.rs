@@ -22,6 +22,7 @@ fn contract_statuses(method: &Method, path: &str) -> &'static [u16] {
         ("POST", "/api/auth/refresh") => &[200, 400, 401, 403, 413, 415, 429, 503],
         ("POST", "/api/auth/logout") => &[200, 400, 403, 413, 415, 503],
         ("POST", "/api/auth/logout-all") => &[200, 400, 401, 403, 413, 415, 503],
+        ("GET", "/api/auth/cookie-check") => &[200],
         ("GET", "/api/auth/sessions") => &[200, 401, 503],
         ("DELETE", "/api/auth/sessions/{id}") => &[200, 400, 401, 403, 404, 413, 415, 503],
         ("GET", "/api/user/current-user") => &[200, 401, 503],

@@ -148,7 +148,9 @@ test('parallel 401s share one refresh and are retried once each', async (t) => {
       return [200, { message: 'Token refreshed', expiresAt: later(60_000) }];
     },
   });
-  const { c, events } = client(t, api);
+  // dedupeGets off: five separate requests, each with its own 401 (with it
+  // on they would be one request; spa.test.mjs covers that).
+  const { c, events } = client(t, api, { dedupeGets: false });
   const statuses = await Promise.all(Array.from({ length: 5 }, () => c.apiFetch('/user/current-user').then((r) => r.status)));
   assert.deepEqual(statuses, [200, 200, 200, 200, 200]);
   assert.equal(api.count('POST', '/auth/refresh'), 1);

@@ -173,7 +173,7 @@ test('no-preflight POSTs to logout-all from a not-allowed origin arrive with coo
   // Set-Cookie on an opaque answer would still apply), the session is still
   // listed and refreshable, and the logged-in tab keeps working.
   const jar = await browser.context.cookies(`${stack.apiBase}/auth/refresh`);
-  assert.deepEqual(jar.map((c) => c.name).sort(), ['accessToken', 'refreshToken']);
+  assert.deepEqual(jar.map((c) => c.name).sort(), ['accessToken', 'refreshToken', 'tokengateSession']);
   assert.ok(jar.every((c) => c.value !== ''), 'no cookie was emptied');
   const after = await spa.evaluate(async () => {
     const c = /** @type {any} */ (window).tokengate;

@@ -24,6 +24,14 @@ after(async () => {
   await stack?.stop();
 });
 
+/**
+ * These tests are about the 401 → refresh → retry path, which an SPA that
+ * cannot see the session hint relies on: without the proactive refresh, the
+ * hint's refresh-before-the-call and the sharing of identical GETs (each
+ * tested in spa.test.mjs), the expired token must be met with 401s.
+ */
+const NO_HINT = { proactive: '0', hint: '0', dedupe: '0' };
+
 /** Waits until the access cookie (Max-Age = its lifetime) has expired. */
 const waitForAccessExpiry = () => sleep(ACCESS_TTL_MS + 1000);
 
@@ -33,7 +41,7 @@ const soon = () => Date.now() + 400;
 test('after the access token expires, five parallel apiFetch calls share ONE refresh', { timeout: 60_000 }, async (t) => {
   const browser = await openBrowser();
   t.after(() => browser.close());
-  const page = await openDemo(browser.context, stack.demoUrl({ proactive: '0' }));
+  const page = await openDemo(browser.context, stack.demoUrl(NO_HINT));
   await loginViaClient(page, newUser('five'));
   const api = watchApi(page, stack.apiBase);
 
@@ -56,9 +64,9 @@ test('two tabs hitting the expired token at the same moment: one refresh, both s
   const browser = await openBrowser();
   t.after(() => browser.close());
   const api = watchApi(browser.context, stack.apiBase);
-  const tabA = await openDemo(browser.context, stack.demoUrl({ proactive: '0' }));
+  const tabA = await openDemo(browser.context, stack.demoUrl(NO_HINT));
   await loginViaClient(tabA, newUser('twotabs'));
-  const tabB = await openDemo(browser.context, stack.demoUrl({ proactive: '0' }));
+  const tabB = await openDemo(browser.context, stack.demoUrl(NO_HINT));
   await waitForState(tabB, 'logged-in');
 
   await waitForAccessExpiry();
@@ -99,9 +107,9 @@ test('two tabs POSTing /auth/refresh at the same moment (grace window) both stay
       refreshes.push({ sent, set });
     }
   });
-  const tabA = await openDemo(browser.context, stack.demoUrl({ proactive: '0' }));
+  const tabA = await openDemo(browser.context, stack.demoUrl(NO_HINT));
   await loginViaClient(tabA, newUser('grace'));
-  const tabB = await openDemo(browser.context, stack.demoUrl({ proactive: '0' }));
+  const tabB = await openDemo(browser.context, stack.demoUrl(NO_HINT));
   await waitForState(tabB, 'logged-in');
 
   // Bypass the client's coordination: both tabs send the same refresh cookie
@@ -168,9 +176,9 @@ test('a session revoked elsewhere ends with session-expired in every tab, after 
   const api = watchApi(laptop.context, stack.apiBase);
   const user = newUser('revoked');
 
-  const tabA = await openDemo(laptop.context, stack.demoUrl({ proactive: '0' }));
+  const tabA = await openDemo(laptop.context, stack.demoUrl(NO_HINT));
   await loginViaClient(tabA, user);
-  const tabB = await openDemo(laptop.context, stack.demoUrl({ proactive: '0' }));
+  const tabB = await openDemo(laptop.context, stack.demoUrl(NO_HINT));
   await waitForState(tabB, 'logged-in');
   for (const p of [tabA, tabB]) {
     await p.evaluate(() => {
@@ -183,7 +191,7 @@ test('a session revoked elsewhere ends with session-expired in every tab, after 
   }
 
   // Another device logs in and logs out everywhere.
-  const other = await openDemo(phone.context, stack.demoUrl({ proactive: '0' }));
+  const other = await openDemo(phone.context, stack.demoUrl(NO_HINT));
   await other.evaluate((u) => /** @type {any} */ (window).tokengate.login(u), { email: user.email, password: user.password });
   await other.click('#logout-all');
   await waitForState(other, 'logged-out');
@@ -214,7 +222,7 @@ test('a session revoked elsewhere ends with session-expired in every tab, after 
 test('a 401 that survives refreshing stops after a bounded number of refreshes (no loop)', { timeout: 60_000 }, async (t) => {
   const browser = await openBrowser();
   t.after(() => browser.close());
-  const page = await openDemo(browser.context, stack.demoUrl({ proactive: '0' }));
+  const page = await openDemo(browser.context, stack.demoUrl(NO_HINT));
   await loginViaClient(page, newUser('loop'));
   await page.evaluate(() => {
     const w = /** @type {any} */ (window);

@@ -1,4 +1,4 @@
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::dto::{LoginRequest, LoginResponse, rfc3339};
 use super::responses::{CsrfRefused, NotJson, TooLarge};
@@ -15,8 +15,9 @@ use crate::state::AppState;
     post, path = "/api/auth/login", tag = "auth",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "Logged in; sets the accessToken and refreshToken cookies", body = LoginResponse,
-            headers(("Set-Cookie" = String, description = "accessToken and refreshToken, HttpOnly"))),
+        (status = 200, description = "Logged in; sets the accessToken and refreshToken cookies and the tokengateSession hint. \
+            A valid refresh cookie of the same user that arrived with the login is revoked (that browser's previous session).", body = LoginResponse,
+            headers(("Set-Cookie" = String, description = "accessToken and refreshToken (HttpOnly), tokengateSession (readable hint, no secret)"))),
         (status = 400, description = "Malformed body or missing fields", body = ErrorBody),
         (status = 401, description = "Invalid email or password (same answer for both)", body = ErrorBody),
         (status = 403, response = CsrfRefused),
@@ -32,6 +33,7 @@ pub async fn login(
     state: web::Data<AppState>,
     http: web::Data<HttpState>,
     client: ClientInfo,
+    req: HttpRequest,
     // Read only once bcrypt can take this login: a shed login never is.
     body: AdmittedLogin<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -47,7 +49,11 @@ pub async fn login(
     });
     let (email, password) = fields.finish(email.zip(password))?;
 
-    let logged_in = state.auth.login(&client, email, &password).await?;
+    let previous = http.cookies.read_refresh(&req);
+    let logged_in = state
+        .auth
+        .login(&client, email, &password, previous.as_deref())
+        .await?;
     let expose = state.settings.jwt.expose_access_token;
     let response = LoginResponse {
         message: "User logged in successfully".into(),

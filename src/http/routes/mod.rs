@@ -1,6 +1,7 @@
 //! The route table and one file per endpoint: thin handlers that parse the
 //! request into domain values, call `auth`/the store, and shape the answer.
 
+mod cookie_check;
 mod current_user;
 mod dto;
 mod health;
@@ -122,6 +123,7 @@ route_table! {
     Api POST "/auth/refresh" => refresh::refresh;
     Api POST "/auth/logout" => logout::logout;
     Api POST "/auth/logout-all" => logout::logout_all;
+    Api GET "/auth/cookie-check" => cookie_check::cookie_check;
     Api GET "/auth/sessions" => sessions::list;
     Api DELETE "/auth/sessions/{id}" => sessions::revoke;
     Api GET "/user/current-user" => current_user::current_user;

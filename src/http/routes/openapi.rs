@@ -8,7 +8,8 @@ use utoipa::{Modify, OpenApi};
 use super::dto::*;
 use super::responses::*;
 use super::{
-    current_user, health, login, logout, metrics, refresh, register, report_setting, sessions,
+    cookie_check, current_user, health, login, logout, metrics, refresh, register, report_setting,
+    sessions,
 };
 use crate::auth::FieldError;
 use crate::domain::Frequency;
@@ -35,6 +36,7 @@ pub const DOCUMENTED_BASE: &str = "/api";
         refresh::refresh,
         logout::logout,
         logout::logout_all,
+        cookie_check::cookie_check,
         sessions::list,
         sessions::revoke,
         current_user::current_user,
