@@ -187,17 +187,24 @@ impl Auth {
             .filter(|t| t.user_id == user.id && t.session_id != session_id)
         {
             let now = crate::domain::now();
-            if self
+            // The new session exists already: a failure here is logged, not
+            // answered (the old session then ends at its own expiry).
+            match self
                 .store
                 .revoke_session(&previous.session_id, Some(&user.id), now)
-                .await?
+                .await
             {
-                self.audit(
+                Ok(true) => self.audit(
                     AuthEvent::SessionRevoked,
                     Some(&user.id),
                     Some(&previous.session_id),
                     client,
-                );
+                ),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(
+                    error = %crate::telemetry::error_chain(&e),
+                    "the session this login replaces could not be revoked"
+                ),
             }
         }
         self.audit(
