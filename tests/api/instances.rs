@@ -11,11 +11,16 @@ use crate::process::{Server, fresh_db};
 /// on it.
 async fn three(extra: &[(&str, &str)]) -> Vec<Server> {
     let db = fresh_db();
-    let mongo = std::env::var("TEST_MONGO_URI").ok().filter(|u| !u.is_empty());
+    let mongo = std::env::var("TEST_MONGO_URI")
+        .ok()
+        .filter(|u| !u.is_empty());
     let database = format!("tokengate_instances_{}", uuid::Uuid::new_v4().simple());
     let mut vars = extra.to_vec();
     if let Some(uri) = &mongo {
-        vars.extend([("MONGO_URI", uri.as_str()), ("MONGO_DATABASE", database.as_str())]);
+        vars.extend([
+            ("MONGO_URI", uri.as_str()),
+            ("MONGO_DATABASE", database.as_str()),
+        ]);
     }
     let mut servers = Vec::new();
     for _ in 0..3 {

@@ -4,6 +4,7 @@
 mod current_user;
 mod dto;
 mod health;
+mod jwks;
 mod login;
 mod logout;
 mod metrics;
@@ -132,4 +133,5 @@ route_table! {
     Root GET "/health/live" => health::live;
     Root GET "/health/ready" => health::ready;
     Root GET "/metrics" => metrics::metrics;
+    Root GET "/.well-known/jwks.json" => jwks::jwks;
 }

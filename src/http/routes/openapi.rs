@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 use super::dto::*;
 use super::responses::*;
 use super::{
-    current_user, health, login, logout, metrics, refresh, register, report_setting, sessions,
+    current_user, health, jwks, login, logout, metrics, refresh, register, report_setting, sessions,
 };
 use crate::auth::FieldError;
 use crate::domain::Frequency;
@@ -43,6 +43,7 @@ pub const DOCUMENTED_BASE: &str = "/api";
         health::live,
         health::ready,
         metrics::metrics,
+        jwks::jwks,
         document,
         docs_page,
     ),

@@ -15,6 +15,7 @@ mod documents;
 mod errors;
 mod fallback;
 mod indexes;
+mod keys;
 mod limits;
 mod registration;
 
@@ -406,6 +407,14 @@ impl Store for MongoStore {
             ] })
             .await?;
         Ok(result.deleted_count)
+    }
+
+    async fn signing_keys(&self) -> StoreResult<Vec<super::StoredSigningKey>> {
+        self.all_signing_keys().await
+    }
+
+    async fn insert_signing_key(&self, key: &super::StoredSigningKey) -> StoreResult<bool> {
+        self.add_signing_key(key).await
     }
 }
 
