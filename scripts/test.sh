@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs every test of the project: unit tests, the HTTP API suite, the store
-# conformance suite (SQLite always; MongoDB where TEST_MONGO_URI /
-# TEST_MONGO_STANDALONE_URI point to a server), the end-to-end suite in
-# headless Chromium and schemathesis against the OpenAPI document. Installs
+# Runs every test of the project: unit tests, the HTTP API suite (twice: with
+# HS256 and with EdDSA access tokens), the store conformance suite (SQLite
+# always; MongoDB where TEST_MONGO_URI / TEST_MONGO_STANDALONE_URI point to a
+# server), third-party JWT verifiers (jose, PyJWT) against the JWKS, the
+# end-to-end suite in headless Chromium and schemathesis against the OpenAPI
+# document. Installs
 # what the tests need. Builds once (debug); never skips: a missing tool or
 # browser is a failure.
 set -euo pipefail
@@ -13,6 +15,12 @@ log=target/test-output.log
 
 echo "==> cargo test: unit, API and store conformance suites"
 cargo test --all-targets --locked 2>&1 | tee -a "$log"
+
+echo "==> cargo test: the API suite again, with EdDSA access tokens (same build)"
+TOKENGATE_TEST_JWT_ALGORITHM=EdDSA cargo test --test api --locked 2>&1 | tee -a "$log"
+
+echo "==> third-party verifiers (jose, PyJWT) against the JWKS"
+scripts/verifiers.sh 2>&1 | tee -a "$log"
 
 echo "==> end-to-end tests in headless Chromium"
 scripts/e2e.sh 2>&1 | tee -a "$log"

@@ -18,6 +18,8 @@ pub struct Application {
     port: u16,
     server: Server,
     purge: tokio::task::JoinHandle<()>,
+    /// Keeps the EdDSA signing keys current (none under HS256).
+    keys: Option<tokio::task::JoinHandle<()>>,
     store: SharedStore,
 }
 
@@ -38,6 +40,9 @@ impl Application {
 
         let settings = Arc::new(settings);
         let state = web::Data::new(AppState::new(Arc::clone(&settings), Arc::clone(&store)));
+        let keys = crate::auth::keys::start(&settings, &store, state.auth.tokens())
+            .await
+            .context("the JWT signing keys could not be loaded")?;
         let http = web::Data::new(HttpState::new(&settings));
         let purge = tokio::spawn(purge_sessions(
             Arc::clone(&store),
@@ -58,6 +63,7 @@ impl Application {
             port,
             profile = settings.profile.as_str(),
             store = store.backend(),
+            jwt_algorithm = settings.jwt.algorithm.as_str(),
             origins = ?settings.cors.frontend_origins,
             "tokengate listening"
         );
@@ -65,6 +71,7 @@ impl Application {
             port,
             server: server.run(),
             purge,
+            keys,
             store,
         })
     }
@@ -84,6 +91,9 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.purge.abort();
+        if let Some(keys) = self.keys {
+            keys.abort();
+        }
         self.store.close().await;
         tracing::info!("tokengate stopped");
         result

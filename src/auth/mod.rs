@@ -3,6 +3,7 @@
 //! `http/` call these and shape the responses.
 
 mod error;
+pub mod keys;
 mod limits;
 pub mod password;
 pub mod rate_limit;

@@ -257,6 +257,33 @@ impl<'de, T> Visitor<'de> for ListVisitor<T> {
     }
 }
 
+/// A secret where empty means unset (`JWT_SECRET_PREVIOUS=`). Never echoed.
+pub(super) fn optional_secret<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<SecretString>, D::Error> {
+    Ok(optional(d)?.map(SecretString::from))
+}
+
+/// A file path where empty means unset.
+pub(super) fn optional_path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    Ok(optional(d)?.map(PathBuf::from))
+}
+
+/// A period that may be turned off: `off`, empty or `0` mean none,
+/// anything else is a duration (`30d`).
+pub(super) fn optional_period<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Duration>, D::Error> {
+    let Some(raw) = optional(d)? else {
+        return Ok(None);
+    };
+    if raw.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let period = parse_duration(&raw).map_err(de::Error::custom)?;
+    Ok(Some(period).filter(|p| !p.is_zero()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,8 +22,8 @@ use serde::Deserialize;
 
 pub use origin::Origin;
 pub use sections::{
-    CookieSettings, CorsSettings, JwtSettings, LogFormat, LogSettings, PasswordSettings,
-    RateLimitSettings, SameSite, ServerSettings, StoreSettings,
+    CookieSettings, CorsSettings, JwtAlgorithm, JwtSettings, LogFormat, LogSettings,
+    PasswordSettings, RateLimitSettings, SameSite, ServerSettings, StoreSettings,
 };
 
 /// The environment variables the contract names, and the setting each one sets.
@@ -37,6 +37,13 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("REFRESH_GRACE_PERIOD", "jwt.refresh_grace_period"),
     ("SESSION_MAX_LIFETIME", "jwt.session_max_lifetime"),
     ("EXPOSE_ACCESS_TOKEN", "jwt.expose_access_token"),
+    ("JWT_ALGORITHM", "jwt.algorithm"),
+    ("JWT_SECRET_PREVIOUS", "jwt.secret_previous"),
+    ("JWT_REFRESH_SECRET_PREVIOUS", "jwt.refresh_secret_previous"),
+    ("JWT_KEY_ENCRYPTION_KEY", "jwt.key_encryption_key"),
+    ("JWT_PRIVATE_KEY_FILE", "jwt.private_key_file"),
+    ("JWT_KEY_ROTATION", "jwt.key_rotation"),
+    ("JWT_JWKS_MAX_AGE", "jwt.jwks_max_age"),
     ("FRONTEND_ORIGIN", "cors.frontend_origin"),
     ("COOKIE_SECURE", "cookies.secure"),
     ("COOKIE_SAMESITE", "cookies.same_site"),
@@ -515,7 +522,10 @@ mod tests {
     #[test]
     fn every_familiar_variable_names_itself_when_bad() {
         for (env, _) in ENV_OVERRIDES {
-            let named = ["", "-1", "not valid ; at all"].iter().any(|bad| {
+            // The previous secrets are refused when they are the current ones.
+            let mut bad_values = vec!["", "-1", "not valid ; at all"];
+            bad_values.extend_from_slice(DEVELOPMENT_SECRETS);
+            let named = bad_values.iter().any(|bad| {
                 load(&[(env, bad)])
                     .err()
                     .is_some_and(|e| e.to_string().contains(&format!("({env})")))
@@ -904,5 +914,73 @@ mod tests {
             "rate_limit.trusted_proxies[2] (TRUSTED_PROXIES)"
         );
         assert_eq!(setting_name("jwt.leeway"), "jwt.leeway");
+    }
+
+    #[test]
+    fn jwt_algorithm_and_key_settings() {
+        let s = load(&[]).unwrap();
+        assert_eq!(s.jwt.algorithm, JwtAlgorithm::Hs256);
+        assert_eq!(s.jwt.jwks_max_age, Duration::from_secs(300));
+        assert_eq!(s.jwt.key_refresh_interval, Duration::from_secs(60));
+        assert_eq!(s.jwt.key_rotation, None);
+        assert!(s.jwt.key_encryption_key.is_none());
+        let s = load(&[
+            ("JWT_ALGORITHM", "eddsa"),
+            ("JWT_KEY_ROTATION", "30d"),
+            (
+                "JWT_KEY_ENCRYPTION_KEY",
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(s.jwt.algorithm, JwtAlgorithm::EdDsa);
+        assert_eq!(s.jwt.key_rotation, Some(Duration::from_secs(30 * DAY)));
+        assert_eq!(s.jwt.key_encryption_key_bytes().unwrap(), Some([0; 32]));
+        refused_naming(load(&[("JWT_ALGORITHM", "RS256")]), "JWT_ALGORITHM");
+        refused_naming(
+            load(&[("JWT_KEY_ENCRYPTION_KEY", "c2hvcnQ=")]),
+            "JWT_KEY_ENCRYPTION_KEY",
+        );
+        refused_naming(
+            load(&[("JWT_ALGORITHM", "EdDSA"), ("JWT_KEY_ROTATION", "1m")]),
+            "JWT_KEY_ROTATION",
+        );
+        // Production with EdDSA keeps no unencrypted keys.
+        refused_naming(
+            production(&[("JWT_ALGORITHM", "EdDSA")]),
+            "JWT_KEY_ENCRYPTION_KEY",
+        );
+        assert!(
+            production(&[
+                ("JWT_ALGORITHM", "EdDSA"),
+                (
+                    "JWT_KEY_ENCRYPTION_KEY",
+                    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+                ),
+            ])
+            .is_ok()
+        );
+        // A previous secret must differ from the current one, and be long
+        // enough in production.
+        refused_naming(
+            production(&[("JWT_SECRET_PREVIOUS", OWN_SECRETS[0].1)]),
+            "JWT_SECRET_PREVIOUS",
+        );
+        refused_naming(
+            production(&[("JWT_REFRESH_SECRET_PREVIOUS", "short")]),
+            "JWT_REFRESH_SECRET_PREVIOUS",
+        );
+        assert_eq!(
+            production(&[(
+                "JWT_SECRET_PREVIOUS",
+                "an-older-access-secret-long-enough-000"
+            )])
+            .unwrap()
+            .jwt
+            .secret_previous
+            .map(|s| s.expose_secret().to_owned())
+            .as_deref(),
+            Some("an-older-access-secret-long-enough-000")
+        );
     }
 }

@@ -37,6 +37,48 @@ pub enum SameSite {
     None,
 }
 
+/// How access tokens are signed: `HS256` (a shared secret, the default) or
+/// `EdDSA` (Ed25519 keys, public ones served as a JWKS so other services can
+/// verify without being able to sign). Refresh tokens are always HS256: only
+/// tokengate reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum JwtAlgorithm {
+    Hs256,
+    EdDsa,
+}
+
+impl JwtAlgorithm {
+    /// The JOSE name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JwtAlgorithm::Hs256 => "HS256",
+            JwtAlgorithm::EdDsa => "EdDSA",
+        }
+    }
+}
+
+/// Any case: `HS256`, `EdDSA` (or `Ed25519`).
+impl FromStr for JwtAlgorithm {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "hs256" => Ok(JwtAlgorithm::Hs256),
+            "eddsa" | "ed25519" => Ok(JwtAlgorithm::EdDsa),
+            _ => Err(format!("{raw:?} is not HS256 or EdDSA")),
+        }
+    }
+}
+
+impl TryFrom<String> for JwtAlgorithm {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        raw.parse()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
 pub enum LogFormat {
@@ -136,6 +178,31 @@ pub struct JwtSettings {
     pub refresh_grace_period: Duration,
     /// Whether login and refresh also return the access token in the body.
     pub expose_access_token: bool,
+    /// How access tokens are signed (`JWT_ALGORITHM`).
+    pub algorithm: JwtAlgorithm,
+    /// Earlier secrets still accepted for verification while new tokens use
+    /// the current one (rotation without logging anyone out).
+    #[serde(default, deserialize_with = "de::optional_secret")]
+    pub secret_previous: Option<SecretString>,
+    #[serde(default, deserialize_with = "de::optional_secret")]
+    pub refresh_secret_previous: Option<SecretString>,
+    /// `Cache-Control: max-age` of the JWKS; a new key is published at
+    /// least this long (plus `key_refresh_interval`) before it signs.
+    #[serde(deserialize_with = "de::nonzero_duration")]
+    pub jwks_max_age: Duration,
+    /// How often an instance reloads the signing keys from the store.
+    #[serde(deserialize_with = "de::nonzero_duration")]
+    pub key_refresh_interval: Duration,
+    /// A new Ed25519 key this often; `off` (the default): only on demand.
+    #[serde(default, deserialize_with = "de::optional_period")]
+    pub key_rotation: Option<Duration>,
+    /// 32 bytes, base64: encrypts the private keys kept in the store.
+    #[serde(default, deserialize_with = "de::optional_secret")]
+    pub key_encryption_key: Option<SecretString>,
+    /// A PKCS#8 Ed25519 private key (PEM) managed by the deployer; then no
+    /// keys are generated or kept in the store.
+    #[serde(default, deserialize_with = "de::optional_path")]
+    pub private_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -262,7 +329,94 @@ impl JwtSettings {
 
     pub(super) fn check(&self, profile: Profile) -> Result<(), SettingsError> {
         self.check_secrets(profile)?;
-        self.check_lifetimes()
+        self.check_lifetimes()?;
+        self.check_keys(profile)
+    }
+
+    /// The key-encryption key decoded: exactly 32 bytes of standard base64.
+    pub fn key_encryption_key_bytes(&self) -> Result<Option<[u8; 32]>, SettingsError> {
+        use base64::Engine;
+        let Some(kek) = &self.key_encryption_key else {
+            return Ok(None);
+        };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(kek.expose_secret().trim())
+            .map_err(|_| invalid("jwt.key_encryption_key", "is not base64"))?;
+        <[u8; 32]>::try_from(bytes.as_slice())
+            .map(Some)
+            .map_err(|_| invalid("jwt.key_encryption_key", "must be 32 bytes (base64)"))
+    }
+
+    fn check_keys(&self, profile: Profile) -> Result<(), SettingsError> {
+        self.key_encryption_key_bytes()?;
+        for (key, previous, current) in [
+            ("jwt.secret_previous", &self.secret_previous, &self.secret),
+            (
+                "jwt.refresh_secret_previous",
+                &self.refresh_secret_previous,
+                &self.refresh_secret,
+            ),
+        ] {
+            let Some(previous) = previous else { continue };
+            if previous.expose_secret() == current.expose_secret() {
+                return Err(invalid(key, "is the current secret, not a previous one"));
+            }
+            if profile == Profile::Production && previous.expose_secret().len() < MIN_SECRET_BYTES {
+                return Err(invalid(
+                    key,
+                    format!("must be at least {MIN_SECRET_BYTES} bytes in production"),
+                ));
+            }
+        }
+        if let Some(path) = &self.private_key_file
+            && !path.is_file()
+        {
+            return Err(invalid(
+                "jwt.private_key_file",
+                format!("{} is not a readable file", path.display()),
+            ));
+        }
+        if self.key_refresh_interval > self.jwks_max_age {
+            return Err(invalid(
+                "jwt.key_refresh_interval",
+                "must be at most jwt.jwks_max_age (JWT_JWKS_MAX_AGE)",
+            ));
+        }
+        if self.algorithm != JwtAlgorithm::EdDsa {
+            return Ok(());
+        }
+        if self.private_key_file.is_some() && self.key_rotation.is_some() {
+            return Err(invalid(
+                "jwt.key_rotation",
+                "cannot rotate an imported key (JWT_PRIVATE_KEY_FILE): rotate it yourself, or \
+                 let tokengate keep its keys in the store",
+            ));
+        }
+        if let Some(period) = self.key_rotation {
+            // A key must have been published for one JWKS lifetime before it
+            // signs, and signed for a while before it is replaced.
+            let minimum = (self.jwks_max_age + self.key_refresh_interval) * 2;
+            if period < minimum {
+                return Err(invalid(
+                    "jwt.key_rotation",
+                    format!(
+                        "must be at least {} (twice the JWKS max-age plus the key refresh interval)",
+                        format_duration(minimum)
+                    ),
+                ));
+            }
+        }
+        if profile == Profile::Production
+            && self.private_key_file.is_none()
+            && self.key_encryption_key.is_none()
+        {
+            return Err(invalid(
+                "jwt.key_encryption_key",
+                "is required in production with JWT_ALGORITHM=EdDSA: the private keys in the \
+                 store are encrypted with it (or import a key with JWT_PRIVATE_KEY_FILE)",
+            ));
+        }
+        Ok(())
     }
 
     fn check_secrets(&self, profile: Profile) -> Result<(), SettingsError> {

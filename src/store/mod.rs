@@ -212,6 +212,15 @@ pub trait Store: Send + Sync + 'static {
     /// behave like absent ones. Backends that expire records on their own
     /// (MongoDB's TTL index) may report fewer.
     async fn purge_rate_limits(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+
+    /// Every signing key (JWT access tokens under EdDSA), oldest generation
+    /// first.
+    async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>>;
+
+    /// Stores a new signing key unless its generation (or `kid`) is taken:
+    /// of two instances racing to create the next key, exactly one wins
+    /// (true); the other gets false and re-reads.
+    async fn insert_signing_key(&self, key: &StoredSigningKey) -> StoreResult<bool>;
 }
 
 /// Builds the configured store: MongoDB when `mongo_uri` is set, else the
@@ -222,5 +231,40 @@ pub async fn connect(settings: &crate::settings::StoreSettings) -> StoreResult<S
     match &settings.mongo_uri {
         Some(_) => Ok(Arc::new(mongo::MongoStore::connect(settings).await?)),
         None => Ok(Arc::new(sqlite::SqliteStore::open(settings).await?)),
+    }
+}
+
+/// A JWT signing key as the store keeps it. The private key is sealed by
+/// `crate::auth::keys` (AES-256-GCM under the key-encryption key) before it
+/// gets here, or, in the local profile without one, plain PKCS#8 marked so.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredSigningKey {
+    pub kid: String,
+    /// 1, 2, ...: unique, so two instances never both add "the next" key.
+    pub generation: i64,
+    /// `EdDSA`.
+    pub algorithm: String,
+    /// The raw public key (32 bytes for Ed25519).
+    pub public_key: Vec<u8>,
+    /// The private key, sealed as `encryption` says.
+    pub private_key: Vec<u8>,
+    /// `A256GCM` or `none`.
+    pub encryption: String,
+    pub created_at: DateTime<Utc>,
+    /// When it starts signing: one JWKS cache lifetime after it is published.
+    pub activates_at: DateTime<Utc>,
+}
+
+/// Never the private key, even sealed.
+impl std::fmt::Debug for StoredSigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredSigningKey")
+            .field("kid", &self.kid)
+            .field("generation", &self.generation)
+            .field("algorithm", &self.algorithm)
+            .field("encryption", &self.encryption)
+            .field("created_at", &self.created_at)
+            .field("activates_at", &self.activates_at)
+            .finish_non_exhaustive()
     }
 }

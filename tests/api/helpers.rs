@@ -30,9 +30,20 @@ pub struct TestApp {
     db_path: PathBuf,
 }
 
+/// The access-token algorithm the suite runs with: `HS256`, or what
+/// `TOKENGATE_TEST_JWT_ALGORITHM` says (`scripts/test.sh` runs the suite a
+/// second time with `EdDSA`). A test's own `JWT_ALGORITHM` wins.
+pub fn test_jwt_algorithm() -> String {
+    std::env::var("TOKENGATE_TEST_JWT_ALGORITHM")
+        .ok()
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| "HS256".to_owned())
+}
+
 /// Settings for a test: the local profile, a fresh SQLite file, port 0,
 /// cheap bcrypt and limits high enough not to get in the way.
 pub fn test_settings(extra: &[(&str, &str)]) -> Settings {
+    let algorithm = test_jwt_algorithm();
     let db = std::env::temp_dir().join(format!("tokengate-test-{}.sqlite", uuid::Uuid::new_v4()));
     let mut env: HashMap<String, String> = [
         ("SQLITE_PATH", db.to_str().unwrap()),
@@ -45,6 +56,7 @@ pub fn test_settings(extra: &[(&str, &str)]) -> Settings {
         // The seed-style body field: the Bearer tests read the token from it.
         ("EXPOSE_ACCESS_TOKEN", "true"),
         ("RUST_LOG", "warn"),
+        ("JWT_ALGORITHM", algorithm.as_str()),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

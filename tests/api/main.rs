@@ -8,6 +8,7 @@ mod fuzz;
 mod hardening;
 mod helpers;
 mod instances;
+mod jwks;
 mod login;
 mod metrics;
 mod openapi;

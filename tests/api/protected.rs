@@ -106,7 +106,8 @@ async fn the_access_token_has_the_contract_claims() {
     let app = spawn_app().await;
     let (_, login) = app.signed_in().await;
     let (header, claims, _) = parts(login["accessToken"].as_str().unwrap());
-    assert_eq!(header["alg"], "HS256");
+    assert_eq!(header["alg"], crate::helpers::test_jwt_algorithm().as_str());
+    assert!(header["kid"].is_string());
     assert_eq!(claims["sub"], login["user"]["_id"]);
     assert_eq!(claims["typ"], "access");
     assert_eq!(claims["iss"], "tokengate");
@@ -120,7 +121,9 @@ async fn the_access_token_has_the_contract_claims() {
 
 #[tokio::test]
 async fn forged_tampered_and_foreign_tokens_are_refused() {
-    let app = spawn_app().await;
+    // Re-signs tokens with the access secret: HS256 (tests/api/jwks.rs
+    // does the same for EdDSA).
+    let app = crate::helpers::spawn_app_with(&[("JWT_ALGORITHM", "HS256")]).await;
     let (_, login) = app.signed_in().await;
     let token = login["accessToken"].as_str().unwrap();
     let (header, claims, signature) = parts(token);

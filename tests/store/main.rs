@@ -16,6 +16,7 @@ mod backends;
 mod faults;
 mod fixtures;
 mod harness;
+mod keys;
 mod limits;
 mod registration;
 mod report_settings;
@@ -69,5 +70,9 @@ fn main() {
         limits::a_shared_limit_allows_its_budget_then_says_how_long_to_wait,
         limits::simultaneous_spends_never_exceed_the_budget,
         limits::refilled_counters_are_purged,
+        keys::keys_round_trip_oldest_generation_first,
+        keys::a_taken_generation_or_kid_is_refused,
+        keys::racing_inserts_of_one_generation_have_one_winner,
+        keys::the_key_manager_makes_one_key_and_rotates,
     ]);
 }

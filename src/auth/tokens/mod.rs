@@ -1,18 +1,36 @@
-//! Access and refresh tokens: HS256 JWTs with pinned algorithm, `exp`, `iss`,
-//! `aud` and `typ` checks. The two kinds share one claim set and one code
-//! path, told apart by [`Kind`]: its own secret and its own `typ`.
+//! Access and refresh tokens: JWTs with `kid`, `exp`, `iss`, `aud` and `typ`
+//! checks. The two kinds share one claim set and one code path, told apart
+//! by [`Kind`]: its own keys and its own `typ`.
+//!
+//! Every token names its key (`kid`), and every key is pinned to one
+//! algorithm: the verifier looks the key up by `kid` and accepts only that
+//! key's algorithm, so a token cannot pick how it is checked (no `none`, no
+//! HS256 "signed" with an Ed25519 public key). Refresh tokens are HS256 with
+//! the refresh secret; access tokens HS256 with the access secret, or EdDSA
+//! (Ed25519) with keys from [`crate::auth::keys`]. An HS256 key's `kid` is a
+//! short hash of its secret, so a previous secret (`JWT_SECRET_PREVIOUS`)
+//! still verifies the tokens it signed while new ones use the current one.
 
-mod hs256;
+mod provider;
 
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use jsonwebtoken::{
+    Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode,
+};
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Session, SessionId, TokenId, UserId};
-use crate::settings::JwtSettings;
+use crate::settings::{JwtAlgorithm, JwtSettings};
+
+pub use provider::ED25519_PUBLIC_KEY_LEN;
 
 /// The two kinds of token; a token of one kind never passes as the other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,54 +108,255 @@ pub enum TokenError {
     OutOfRange,
 }
 
-/// One kind's keys.
-struct Keys {
+/// An Ed25519 private key as the token service uses it: PKCS#8 DER, never
+/// printed.
+pub struct Ed25519Private {
+    pub kid: String,
+    pub pkcs8: SecretSlice<u8>,
+}
+
+impl std::fmt::Debug for Ed25519Private {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ed25519Private")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An Ed25519 public key: what the JWKS serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ed25519Public {
+    pub kid: String,
+    /// The raw 32-byte key (the JWK's `x`, base64url-encoded).
+    pub x: Vec<u8>,
+}
+
+/// The Ed25519 keys of the moment: the one that signs (if any) and every
+/// one that may have signed a live token.
+#[derive(Debug, Default)]
+pub struct Ed25519KeySet {
+    pub signing: Option<Ed25519Private>,
+    pub published: Vec<Ed25519Public>,
+}
+
+/// A key's id by RFC 7638: the base64url SHA-256 thumbprint of its JWK.
+pub fn ed25519_kid(x: &[u8]) -> String {
+    let jwk = format!(
+        r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
+        URL_SAFE_NO_PAD.encode(x)
+    );
+    URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, jwk.as_bytes()))
+}
+
+/// An HMAC secret's id: a short hash of it. 72 bits of a SHA-256 tell keys
+/// apart and say nothing useful about a secret of 256 bits.
+pub fn hs256_kid(secret: &[u8]) -> String {
+    let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+    context.update(b"tokengate hs256 kid\0");
+    context.update(secret);
+    format!(
+        "hs-{}",
+        URL_SAFE_NO_PAD.encode(&context.finish().as_ref()[..9])
+    )
+}
+
+/// The raw public key of a PKCS#8 Ed25519 private key; `None` if it is not one.
+pub fn ed25519_public_key(pkcs8: &[u8]) -> Option<Vec<u8>> {
+    provider::ed25519_public_key(pkcs8)
+}
+
+/// One HMAC secret, pinned to HS256.
+struct HmacKey {
+    kid: String,
     encoding: EncodingKey,
     decoding: DecodingKey,
 }
 
-impl Keys {
+impl HmacKey {
     fn new(secret: &[u8]) -> Self {
         Self {
+            kid: hs256_kid(secret),
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
         }
     }
 }
 
+/// One kind's HMAC secrets: the current one signs; it or the previous one
+/// verifies, chosen by `kid`.
+struct HmacKeys {
+    current: HmacKey,
+    previous: Option<HmacKey>,
+}
+
+impl HmacKeys {
+    fn new(current: &SecretString, previous: Option<&SecretString>) -> Self {
+        Self {
+            current: HmacKey::new(current.expose_secret().as_bytes()),
+            previous: previous.map(|p| HmacKey::new(p.expose_secret().as_bytes())),
+        }
+    }
+
+    /// A token without `kid` was signed before tokens carried one: only the
+    /// current secret may verify it (as it always did).
+    fn find(&self, kid: Option<&str>) -> Option<&DecodingKey> {
+        match kid {
+            None => Some(&self.current.decoding),
+            Some(kid) if kid == self.current.kid => Some(&self.current.decoding),
+            Some(kid) => self
+                .previous
+                .as_ref()
+                .filter(|p| p.kid == kid)
+                .map(|p| &p.decoding),
+        }
+    }
+}
+
+/// The Ed25519 keys in use, swapped whole when the key manager reloads them.
+#[derive(Default)]
+struct Ed25519Keys {
+    signing: Option<(String, EncodingKey)>,
+    verifying: HashMap<String, DecodingKey>,
+    published: Vec<Ed25519Public>,
+}
+
+/// A handle on the token service's Ed25519 keys.
+#[derive(Clone)]
+pub struct KeySlot(Arc<RwLock<Arc<Ed25519Keys>>>);
+
+impl KeySlot {
+    /// Replaces the Ed25519 keys, all at once. A signing key that is not a
+    /// PKCS#8 Ed25519 key is refused (nothing changes); a published key of
+    /// the wrong length is left out.
+    pub fn install(&self, set: Ed25519KeySet) -> Result<(), TokenError> {
+        let signing = match set.signing {
+            Some(private) => {
+                if ed25519_public_key(private.pkcs8.expose_secret()).is_none() {
+                    return Err(TokenError::Signing);
+                }
+                Some((
+                    private.kid,
+                    EncodingKey::from_ed_der(private.pkcs8.expose_secret()),
+                ))
+            }
+            None => None,
+        };
+        let published: Vec<Ed25519Public> = set
+            .published
+            .into_iter()
+            .filter(|k| k.x.len() == ED25519_PUBLIC_KEY_LEN)
+            .collect();
+        let mut verifying = HashMap::new();
+        for k in &published {
+            let key = DecodingKey::from_ed_components(&URL_SAFE_NO_PAD.encode(&k.x))
+                .map_err(|_| TokenError::Invalid)?;
+            verifying.insert(k.kid.clone(), key);
+        }
+        let keys = Arc::new(Ed25519Keys {
+            signing,
+            verifying,
+            published,
+        });
+        match self.0.write() {
+            Ok(mut slot) => *slot = keys,
+            Err(poisoned) => *poisoned.into_inner() = keys,
+        }
+        Ok(())
+    }
+}
+
+/// Called (cheaply, without waiting) when an access token names a key this
+/// instance does not know: the key manager then reloads from the store.
+pub type UnknownKidHook = Box<dyn Fn() + Send + Sync>;
+
 pub struct TokenService {
-    access: Keys,
-    refresh: Keys,
-    validation: Validation,
-    /// The same checks without `exp`, built once.
-    validation_ignoring_expiry: Validation,
+    algorithm: JwtAlgorithm,
+    access: HmacKeys,
+    refresh: HmacKeys,
+    ed25519: Arc<RwLock<Arc<Ed25519Keys>>>,
+    on_unknown_kid: OnceLock<UnknownKidHook>,
+    /// Per algorithm, with and without the `exp` check, built once.
+    validations: [[Validation; 2]; 2],
     issuer: String,
     audience: String,
     access_ttl: Duration,
     refresh_ttl: Duration,
 }
 
+fn validation(settings: &JwtSettings, alg: Algorithm, expiry: Expiry) -> Validation {
+    let mut validation = Validation::new(alg);
+    validation.algorithms = vec![alg];
+    validation.leeway = settings.leeway.as_secs();
+    validation.set_issuer(&[&settings.issuer]);
+    validation.set_audience(&[&settings.audience]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation.validate_exp = expiry == Expiry::Checked;
+    validation
+}
+
 impl TokenService {
     pub fn new(settings: &JwtSettings) -> Self {
-        hs256::install_crypto_provider();
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.algorithms = vec![Algorithm::HS256];
-        validation.leeway = settings.leeway.as_secs();
-        validation.set_issuer(&[&settings.issuer]);
-        validation.set_audience(&[&settings.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        provider::install_crypto_provider();
+        let both = |alg| {
+            [
+                validation(settings, alg, Expiry::Checked),
+                validation(settings, alg, Expiry::Ignored),
+            ]
+        };
         Self {
-            access: Keys::new(settings.secret_bytes()),
-            refresh: Keys::new(settings.refresh_secret_bytes()),
-            validation_ignoring_expiry: Validation {
-                validate_exp: false,
-                ..validation.clone()
-            },
-            validation,
+            algorithm: settings.algorithm,
+            access: HmacKeys::new(&settings.secret, settings.secret_previous.as_ref()),
+            refresh: HmacKeys::new(
+                &settings.refresh_secret,
+                settings.refresh_secret_previous.as_ref(),
+            ),
+            ed25519: Arc::default(),
+            on_unknown_kid: OnceLock::new(),
+            validations: [both(Algorithm::HS256), both(Algorithm::EdDSA)],
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
             access_ttl: settings.access_ttl,
             refresh_ttl: settings.refresh_ttl,
+        }
+    }
+
+    /// How access tokens are signed.
+    pub fn algorithm(&self) -> JwtAlgorithm {
+        self.algorithm
+    }
+
+    /// Where the Ed25519 keys live: the key manager installs new ones
+    /// through it while the service runs.
+    pub fn key_slot(&self) -> KeySlot {
+        KeySlot(Arc::clone(&self.ed25519))
+    }
+
+    /// The public keys that may have signed a live access token (empty
+    /// under HS256): the JWKS.
+    pub fn published_keys(&self) -> Vec<Ed25519Public> {
+        if self.algorithm != JwtAlgorithm::EdDsa {
+            return Vec::new();
+        }
+        self.ed25519_keys().published.clone()
+    }
+
+    /// The `kid` new access tokens are signed with, if any.
+    pub fn signing_kid(&self) -> Option<String> {
+        match self.algorithm {
+            JwtAlgorithm::Hs256 => Some(self.access.current.kid.clone()),
+            JwtAlgorithm::EdDsa => self.ed25519_keys().signing.as_ref().map(|(k, _)| k.clone()),
+        }
+    }
+
+    /// Sets what to do on an unknown `kid` (once; later calls are ignored).
+    pub fn on_unknown_kid(&self, hook: UnknownKidHook) {
+        let _ = self.on_unknown_kid.set(hook);
+    }
+
+    fn ed25519_keys(&self) -> Arc<Ed25519Keys> {
+        match self.ed25519.read() {
+            Ok(keys) => Arc::clone(&keys),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
     }
 
@@ -221,13 +440,6 @@ impl TokenService {
         })
     }
 
-    fn keys(&self, kind: Kind) -> &Keys {
-        match kind {
-            Kind::Access => &self.access,
-            Kind::Refresh => &self.refresh,
-        }
-    }
-
     fn sign(
         &self,
         kind: Kind,
@@ -247,11 +459,22 @@ impl TokenService {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
         };
-        let token = encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &self.keys(kind).encoding,
-        )
+        let hmac = |keys: &HmacKeys| {
+            let mut header = Header::new(Algorithm::HS256);
+            header.kid = Some(keys.current.kid.clone());
+            encode(&header, &claims, &keys.current.encoding)
+        };
+        let token = match (kind, self.algorithm) {
+            (Kind::Refresh, _) => hmac(&self.refresh),
+            (Kind::Access, JwtAlgorithm::Hs256) => hmac(&self.access),
+            (Kind::Access, JwtAlgorithm::EdDsa) => {
+                let keys = self.ed25519_keys();
+                let (kid, key) = keys.signing.as_ref().ok_or(TokenError::Signing)?;
+                let mut header = Header::new(Algorithm::EdDSA);
+                header.kid = Some(kid.clone());
+                encode(&header, &claims, key)
+            }
+        }
         .map_err(|_| TokenError::Signing)?;
         Ok(Signed {
             token,
@@ -264,11 +487,31 @@ impl TokenService {
         if token.len() > 4096 {
             return Err(TokenError::Invalid);
         }
-        let validation = match expiry {
-            Expiry::Checked => &self.validation,
-            Expiry::Ignored => &self.validation_ignoring_expiry,
+        let header = decode_header(token).map_err(|_| TokenError::Invalid)?;
+        let kid = header.kid.as_deref();
+        // The key, and with it the one algorithm accepted, come from the
+        // `kid` alone; the header's `alg` must then agree (checked by
+        // `decode` against the pinned validation).
+        let ed25519;
+        let (key, alg) = match (kind, self.algorithm) {
+            (Kind::Refresh, _) => (self.refresh.find(kid), Algorithm::HS256),
+            (Kind::Access, JwtAlgorithm::Hs256) => (self.access.find(kid), Algorithm::HS256),
+            (Kind::Access, JwtAlgorithm::EdDsa) => {
+                let kid = kid.ok_or(TokenError::Invalid)?;
+                ed25519 = self.ed25519_keys();
+                let key = ed25519.verifying.get(kid);
+                if key.is_none()
+                    && let Some(hook) = self.on_unknown_kid.get()
+                {
+                    hook();
+                }
+                (key, Algorithm::EdDSA)
+            }
         };
-        let claims = decode::<Claims>(token, &self.keys(kind).decoding, validation)
+        let key = key.ok_or(TokenError::Invalid)?;
+        let validation = &self.validations[usize::from(alg == Algorithm::EdDSA)]
+            [usize::from(expiry == Expiry::Ignored)];
+        let claims = decode::<Claims>(token, key, validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
@@ -304,6 +547,14 @@ mod tests {
             leeway: Duration::from_secs(5),
             refresh_grace_period: Duration::from_secs(10),
             expose_access_token: true,
+            algorithm: JwtAlgorithm::Hs256,
+            secret_previous: None,
+            refresh_secret_previous: None,
+            jwks_max_age: Duration::from_secs(300),
+            key_refresh_interval: Duration::from_secs(60),
+            key_rotation: None,
+            key_encryption_key: None,
+            private_key_file: None,
         }
     }
 
@@ -540,6 +791,253 @@ mod tests {
         }
     }
 
+    /// A fresh PKCS#8 Ed25519 key and its public half.
+    fn ed25519_key() -> (Ed25519Private, Ed25519Public) {
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng)
+            .unwrap()
+            .as_ref()
+            .to_vec();
+        let x = ed25519_public_key(&pkcs8).unwrap();
+        let kid = ed25519_kid(&x);
+        (
+            Ed25519Private {
+                kid: kid.clone(),
+                pkcs8: pkcs8.into(),
+            },
+            Ed25519Public { kid, x },
+        )
+    }
+
+    /// An EdDSA token service signing with a fresh key; that key's public half.
+    fn eddsa() -> (TokenService, Ed25519Public) {
+        let tokens = TokenService::new(&JwtSettings {
+            algorithm: JwtAlgorithm::EdDsa,
+            ..settings()
+        });
+        let (private, public) = ed25519_key();
+        tokens
+            .key_slot()
+            .install(Ed25519KeySet {
+                signing: Some(private),
+                published: vec![public.clone()],
+            })
+            .unwrap();
+        (tokens, public)
+    }
+
+    fn header_of(token: &str) -> serde_json::Value {
+        let head = token.split('.').next().unwrap();
+        serde_json::from_slice(&B64.decode(head).unwrap()).unwrap()
+    }
+
+    fn access_claims() -> serde_json::Value {
+        let now = Utc::now().timestamp();
+        serde_json::json!({
+            "sub": UserId::generate().to_string(), "sid": SessionId::generate().to_string(),
+            "iat": now, "exp": now + 600, "typ": "access", "iss": "tokengate", "aud": "tokengate-spa"
+        })
+    }
+
+    #[test]
+    fn every_token_names_its_key() {
+        for tokens in [TokenService::new(&settings()), eddsa().0] {
+            let s = session(Utc::now());
+            let access = tokens.issue_access(&s.user_id, &s.id, Utc::now()).unwrap();
+            let refresh = tokens.sign_refresh(&s).unwrap();
+            let (ah, rh) = (header_of(&access.token), header_of(&refresh.token));
+            assert_eq!(ah["kid"], tokens.signing_kid().unwrap().as_str());
+            assert_eq!(ah["alg"], tokens.algorithm().as_str());
+            assert_eq!(rh["alg"], "HS256", "refresh tokens stay HS256");
+            assert_eq!(
+                rh["kid"],
+                hs256_kid(b"test-refresh-secret-0123456789abcdef").as_str()
+            );
+            assert!(tokens.verify_access(&access.token).is_ok());
+            assert!(tokens.verify_refresh(&refresh.token).is_ok());
+        }
+    }
+
+    #[test]
+    fn eddsa_round_trip_and_the_jwks_lists_the_key() {
+        let (tokens, public) = eddsa();
+        let (user, sid) = (UserId::generate(), SessionId::generate());
+        let signed = tokens.issue_access(&user, &sid, Utc::now()).unwrap();
+        assert_eq!(tokens.verify_access(&signed.token).unwrap().user_id, user);
+        assert_eq!(tokens.published_keys(), [public]);
+        assert!(
+            TokenService::new(&settings()).published_keys().is_empty(),
+            "nothing is published under HS256"
+        );
+    }
+
+    #[test]
+    fn an_unknown_kid_is_refused_and_reported() {
+        let (tokens, _) = eddsa();
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = Arc::clone(&calls);
+        tokens.on_unknown_kid(Box::new(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }));
+        // Properly signed, by a key this service has never published.
+        let (stranger, _) = eddsa();
+        let token = stranger
+            .issue_access(&UserId::generate(), &SessionId::generate(), Utc::now())
+            .unwrap()
+            .token;
+        assert_eq!(tokens.verify_access(&token), Err(TokenError::Invalid));
+        assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), 1);
+        // HS256: a kid that is neither secret's hash.
+        let hs = TokenService::new(&settings());
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("hs-unknown".into());
+        let token = encode(
+            &header,
+            &access_claims(),
+            &EncodingKey::from_secret(b"test-access-secret-0123456789abcdef"),
+        )
+        .unwrap();
+        assert_eq!(hs.verify_access(&token), Err(TokenError::Invalid));
+        // An EdDSA access token must name its key.
+        let (private, _) = ed25519_key();
+        let no_kid = encode(
+            &Header::new(Algorithm::EdDSA),
+            &access_claims(),
+            &EncodingKey::from_ed_der(private.pkcs8.expose_secret()),
+        )
+        .unwrap();
+        assert_eq!(tokens.verify_access(&no_kid), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn an_alg_that_does_not_match_the_key_is_refused() {
+        let (tokens, public) = eddsa();
+        // The right kid, but the header says HS256 and the token is an
+        // HMAC with the access secret: the key's algorithm is EdDSA.
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(public.kid.clone());
+        let token = encode(
+            &header,
+            &access_claims(),
+            &EncodingKey::from_secret(b"test-access-secret-0123456789abcdef"),
+        )
+        .unwrap();
+        assert_eq!(tokens.verify_access(&token), Err(TokenError::Invalid));
+        // And the other way: an EdDSA token under the HS256 secret's kid.
+        let hs = TokenService::new(&settings());
+        let (private, _) = ed25519_key();
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(hs256_kid(b"test-access-secret-0123456789abcdef"));
+        let token = encode(
+            &header,
+            &access_claims(),
+            &EncodingKey::from_ed_der(private.pkcs8.expose_secret()),
+        )
+        .unwrap();
+        assert_eq!(hs.verify_access(&token), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn hs256_forged_with_the_public_key_as_secret_is_refused() {
+        // Algorithm confusion: everyone has the public key from the JWKS.
+        let (tokens, public) = eddsa();
+        for (as_secret, kid) in [
+            (public.x.clone(), Some(public.kid.clone())),
+            (B64.encode(&public.x).into_bytes(), Some(public.kid.clone())),
+            (public.x.clone(), None),
+        ] {
+            let mut header = Header::new(Algorithm::HS256);
+            header.kid = kid;
+            let token = encode(
+                &header,
+                &access_claims(),
+                &EncodingKey::from_secret(&as_secret),
+            )
+            .unwrap();
+            assert_eq!(tokens.verify_access(&token), Err(TokenError::Invalid));
+        }
+    }
+
+    #[test]
+    fn alg_none_is_refused_whatever_the_kid() {
+        let (tokens, public) = eddsa();
+        let hs = TokenService::new(&settings());
+        let hs_kid = hs256_kid(b"test-access-secret-0123456789abcdef");
+        for (service, kid) in [(&tokens, public.kid.as_str()), (&hs, hs_kid.as_str())] {
+            for alg in ["none", "None", "NONE"] {
+                let header =
+                    serde_json::json!({ "alg": alg, "typ": "JWT", "kid": kid }).to_string();
+                for sig in ["", "AAAA"] {
+                    let token = forge(&header, &access_claims(), sig);
+                    assert_eq!(service.verify_access(&token), Err(TokenError::Invalid));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn previous_secrets_verify_by_kid_while_new_tokens_use_the_current_ones() {
+        let old = settings();
+        let new = JwtSettings {
+            secret: SecretString::from("the-new-access-secret-0123456789abcdef"),
+            refresh_secret: SecretString::from("the-new-refresh-secret-0123456789abcdef"),
+            secret_previous: Some(old.secret.clone()),
+            refresh_secret_previous: Some(old.refresh_secret.clone()),
+            ..old.clone()
+        };
+        let (before, after) = (TokenService::new(&old), TokenService::new(&new));
+        let s = session(Utc::now());
+        let old_access = before
+            .issue_access(&s.user_id, &s.id, Utc::now())
+            .unwrap()
+            .token;
+        let old_refresh = before.sign_refresh(&s).unwrap().token;
+        assert!(after.verify_access(&old_access).is_ok());
+        assert!(after.verify_refresh(&old_refresh).is_ok());
+        let new_access = after
+            .issue_access(&s.user_id, &s.id, Utc::now())
+            .unwrap()
+            .token;
+        assert_ne!(header_of(&new_access)["kid"], header_of(&old_access)["kid"]);
+        assert!(before.verify_access(&new_access).is_err());
+        // Once the previous secret is dropped, its tokens stop verifying.
+        let later = TokenService::new(&JwtSettings {
+            secret_previous: None,
+            refresh_secret_previous: None,
+            ..new.clone()
+        });
+        assert_eq!(later.verify_access(&old_access), Err(TokenError::Invalid));
+        assert_eq!(later.verify_refresh(&old_refresh), Err(TokenError::Invalid));
+        // A kid-less token (signed before kids existed) is checked against
+        // the current secret only.
+        let legacy = encode(
+            &Header::new(Algorithm::HS256),
+            &access_claims(),
+            &EncodingKey::from_secret(b"test-access-secret-0123456789abcdef"),
+        )
+        .unwrap();
+        assert!(before.verify_access(&legacy).is_ok());
+        assert!(after.verify_access(&legacy).is_err());
+    }
+
+    #[test]
+    fn a_removed_ed25519_key_stops_verifying() {
+        let (tokens, _) = eddsa();
+        let token = tokens
+            .issue_access(&UserId::generate(), &SessionId::generate(), Utc::now())
+            .unwrap()
+            .token;
+        let (next, next_public) = ed25519_key();
+        tokens
+            .key_slot()
+            .install(Ed25519KeySet {
+                signing: Some(next),
+                published: vec![next_public],
+            })
+            .unwrap();
+        assert_eq!(tokens.verify_access(&token), Err(TokenError::Invalid));
+    }
+
     mod properties {
         use super::*;
         use proptest::prelude::*;
@@ -573,6 +1071,7 @@ mod tests {
             fn valid_looking_headers_and_claims_with_forged_signatures_never_authenticate(
                 alg in prop_oneof![
                     Just("HS256".to_owned()), Just("none".to_owned()), Just("HS512".to_owned()),
+                    Just("EdDSA".to_owned()),
                     Just("RS256".to_owned()), ".{0,8}"
                 ],
                 typ in prop_oneof![Just("access".to_owned()), Just("refresh".to_owned()), ".{0,8}"],
@@ -580,16 +1079,21 @@ mod tests {
                 sig in segment(),
             ) {
                 let tokens = TokenService::new(&settings());
+                let (ed, public) = eddsa();
                 let now = Utc::now().timestamp();
                 let claims = serde_json::json!({
                     "sub": UserId::generate().to_string(), "sid": SessionId::generate().to_string(),
                     "jti": TokenId::generate().to_string(), "iat": now, "exp": now + exp_offset,
                     "typ": typ, "iss": "tokengate", "aud": "tokengate-spa"
                 });
-                let header = serde_json::json!({ "alg": alg, "typ": "JWT" }).to_string();
-                let token = forge(&header, &claims, &sig);
-                prop_assert!(tokens.verify_access(&token).is_err());
-                prop_assert!(tokens.verify_refresh(&token).is_err());
+                let hs_kid = hs256_kid(b"test-access-secret-0123456789abcdef");
+                for kid in [None, Some(hs_kid.as_str()), Some(public.kid.as_str())] {
+                    let header = serde_json::json!({ "alg": alg, "typ": "JWT", "kid": kid }).to_string();
+                    let token = forge(&header, &claims, &sig);
+                    prop_assert!(tokens.verify_access(&token).is_err());
+                    prop_assert!(tokens.verify_refresh(&token).is_err());
+                    prop_assert!(ed.verify_access(&token).is_err());
+                }
             }
         }
     }

@@ -5,6 +5,7 @@ mod cookie_check;
 mod current_user;
 mod dto;
 mod health;
+mod jwks;
 mod login;
 mod logout;
 mod metrics;
@@ -134,4 +135,5 @@ route_table! {
     Root GET "/health/live" => health::live;
     Root GET "/health/ready" => health::ready;
     Root GET "/metrics" => metrics::metrics;
+    Root GET "/.well-known/jwks.json" => jwks::jwks;
 }

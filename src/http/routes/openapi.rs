@@ -8,8 +8,8 @@ use utoipa::{Modify, OpenApi};
 use super::dto::*;
 use super::responses::*;
 use super::{
-    cookie_check, current_user, health, login, logout, metrics, refresh, register, report_setting,
-    sessions,
+    cookie_check, current_user, health, jwks, login, logout, metrics, refresh, register,
+    report_setting, sessions,
 };
 use crate::auth::FieldError;
 use crate::domain::Frequency;
@@ -45,6 +45,7 @@ pub const DOCUMENTED_BASE: &str = "/api";
         health::live,
         health::ready,
         metrics::metrics,
+        jwks::jwks,
         document,
         docs_page,
     ),

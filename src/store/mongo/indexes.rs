@@ -23,6 +23,7 @@ pub(super) const SESSIONS_EXPIRY_TTL: &str = "sessions_expiresAt_ttl";
 pub(super) const SESSIONS_BY_USER: &str = "sessions_userId_createdAt";
 pub(super) const SESSIONS_BY_REVOCATION: &str = "sessions_revokedAt";
 pub(super) const RATE_LIMITS_TTL: &str = "rateLimits_expiresAt_ttl";
+pub(super) const SIGNING_KEYS_GENERATION_UNIQUE: &str = "signingKeys_generation_unique";
 
 /// IndexOptionsConflict, IndexKeySpecsConflict: same name or keys, other options.
 const INDEX_CONFLICT_CODES: [i32; 2] = [85, 86];
@@ -109,6 +110,15 @@ pub(super) fn definitions() -> Vec<IndexSpec> {
             keys: doc! { super::limits::EXPIRES_AT: 1 },
             unique: false,
             expire_after: Some(Duration::ZERO),
+        },
+        // One key per generation: of two instances adding the next signing
+        // key, one insert fails and that instance re-reads.
+        IndexSpec {
+            collection: super::keys::SIGNING_KEYS,
+            name: SIGNING_KEYS_GENERATION_UNIQUE,
+            keys: doc! { super::keys::GENERATION: 1 },
+            unique: true,
+            expire_after: None,
         },
     ]
 }
@@ -274,7 +284,12 @@ mod tests {
     #[test]
     fn only_the_intended_indexes_are_unique_or_ttl() {
         for s in definitions() {
-            let unique = [USERS_EMAIL_UNIQUE, REPORT_SETTINGS_USER_UNIQUE].contains(&s.name);
+            let unique = [
+                USERS_EMAIL_UNIQUE,
+                REPORT_SETTINGS_USER_UNIQUE,
+                SIGNING_KEYS_GENERATION_UNIQUE,
+            ]
+            .contains(&s.name);
             assert_eq!(s.unique, unique, "{}", s.name);
             assert_eq!(
                 s.expire_after.is_some(),

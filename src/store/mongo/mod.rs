@@ -28,6 +28,7 @@ mod documents;
 mod errors;
 mod fallback;
 mod indexes;
+mod keys;
 mod limits;
 mod registration;
 
@@ -755,6 +756,14 @@ impl Store for MongoStore {
             Ok(result.deleted_count)
         })
         .await
+    }
+
+    async fn signing_keys(&self) -> StoreResult<Vec<super::StoredSigningKey>> {
+        self.all_signing_keys().await
+    }
+
+    async fn insert_signing_key(&self, key: &super::StoredSigningKey) -> StoreResult<bool> {
+        self.add_signing_key(key).await
     }
 }
 

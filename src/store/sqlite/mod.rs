@@ -11,6 +11,7 @@
 //! read would have to wait (SQLITE_BUSY), or no reader is free, it goes to
 //! the blocking pool like a write. Times are kept as Unix milliseconds.
 
+mod keys;
 mod limits;
 mod pool;
 mod rows;
@@ -499,5 +500,13 @@ impl Store for SqliteStore {
             Ok(deleted as u64)
         })
         .await
+    }
+
+    async fn signing_keys(&self) -> StoreResult<Vec<super::StoredSigningKey>> {
+        self.all_signing_keys().await
+    }
+
+    async fn insert_signing_key(&self, key: &super::StoredSigningKey) -> StoreResult<bool> {
+        self.add_signing_key(key).await
     }
 }

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Bumped with every schema change; `migrate` brings older files up to date.
-pub(super) const SCHEMA_VERSION: i64 = 2;
+pub(super) const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS users (
@@ -50,6 +50,21 @@ CREATE TABLE IF NOT EXISTS rate_limits (
 CREATE INDEX IF NOT EXISTS rate_limits_by_tat ON rate_limits (tat);
 ";
 
+/// JWT signing keys: `generation` is unique, so of two instances adding
+/// the next key one insert loses. Times are Unix ms.
+const SCHEMA_V3: &str = "
+CREATE TABLE IF NOT EXISTS signing_keys (
+    kid          TEXT PRIMARY KEY NOT NULL,
+    generation   INTEGER NOT NULL UNIQUE,
+    algorithm    TEXT NOT NULL,
+    public_key   BLOB NOT NULL,
+    private_key  BLOB NOT NULL,
+    encryption   TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    activates_at INTEGER NOT NULL
+);
+";
+
 pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -58,6 +73,9 @@ pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     if version < 2 {
         tx.execute_batch(SCHEMA_V2)?;
+    }
+    if version < 3 {
+        tx.execute_batch(SCHEMA_V3)?;
     }
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
