@@ -109,6 +109,7 @@ free_port() {
 secret() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
 JWT_SECRET_VALUE=$(secret)
+KEK_VALUE=$(head -c 32 /dev/urandom | base64)
 JWT_REFRESH_SECRET_VALUE=$(secret)
 
 # Production profile with proper secrets; only what a benchmark must change
@@ -128,6 +129,7 @@ server_env() { # port sqlite_path command...
     RATE_LIMIT_PER_IP=1000000000 RATE_LIMIT_LOGIN_FAILURES="${BENCH_FAILURE_LIMIT:-1000000000}" \
     RATE_LIMIT_LOGIN_FAILURES_PER_EMAIL=1000000000 \
     RATE_LIMIT_REFRESH_SHARED="${BENCH_REFRESH_SHARED:-false}" \
+    JWT_ALGORITHM="${BENCH_JWT_ALGORITHM:-HS256}" JWT_KEY_ENCRYPTION_KEY="$KEK_VALUE" \
     "$@"
 }
 
@@ -323,6 +325,19 @@ RF_OTHER=$OTHER
 RF_PEAK=$(status_kib "$SERVICE_PID" VmHWM)
 REUSE=$(($(reuse_detections "$SERVICE_PORT") - REUSE_BEFORE))
 
+log "current-user with EdDSA access tokens (JWT_ALGORITHM=EdDSA)"
+EDDSA_PORT=$(free_port)
+BENCH_JWT_ALGORITHM=EdDSA start_server service-eddsa "$SERVICE_BIN" "$EDDSA_PORT" "$WORK/eddsa.sqlite"
+EDDSA_PID=$STARTED_PID
+register "$EDDSA_PORT" "$LOGIN_EMAIL"
+read -r EDDSA_ACCESS _ < <(login_tokens "$EDDSA_PORT" "$LOGIN_EMAIL") || die "EdDSA login failed"
+cpu_mark "$EDDSA_PID"
+CUE=$(run_wrk current-user-eddsa "$DURATION" -t2 -c"$CONNECTIONS" -s "$BENCH_LUA_DIR/current_user.lua" \
+  "$(api "$EDDSA_PORT")" -- "$EDDSA_ACCESS")
+cpu_other
+CUE_OTHER=$OTHER
+stop_pid "$EDDSA_PID"
+
 log "refresh with its per-IP limit in the store (RATE_LIMIT_REFRESH_SHARED=true)"
 SHARED_PORT=$(free_port)
 BENCH_REFRESH_SHARED=true start_server service-shared-refresh "$SERVICE_BIN" "$SHARED_PORT" "$WORK/shared.sqlite"
@@ -476,7 +491,7 @@ stop_pid "$BIG_PID"
 
 # ----- the table -------------------------------------------------------------
 
-export REF CU RF RFS RFS_OTHER LG LF CF BIG_CU BIG_RF BCRYPT_LINE BCRYPT_RATE REUSE BURST_ROWS \
+export REF CU CUE CUE_OTHER RF RFS RFS_OTHER LG LF CF BIG_CU BIG_RF BCRYPT_LINE BCRYPT_RATE REUSE BURST_ROWS \
   REF_PEAK CU_PEAK RF_PEAK LG_PEAK CF_PEAK BIG_PEAK BIG_IDLE \
   REF_OTHER CU_OTHER RF_OTHER LG_OTHER CF_OTHER BIG_OTHER BCRYPT_OTHER \
   READY_FRESH_MS READY_BIG_MS SESSIONS_IN_STORE DB_MIB FAILURES_ADMITTED \
@@ -488,7 +503,7 @@ env = os.environ
 def run(name):
     return dict(kv.split("=", 1) for kv in env[name].split()[1:])
 
-ref, cu, rf, rfs, lg, lf, cf = (run(n) for n in ("REF", "CU", "RF", "RFS", "LG", "LF", "CF"))
+ref, cu, cue, rf, rfs, lg, lf, cf = (run(n) for n in ("REF", "CU", "CUE", "RF", "RFS", "LG", "LF", "CF"))
 big_cu, big_rf = run("BIG_CU"), run("BIG_RF")
 bcrypt_rate = float(env["BCRYPT_RATE"])
 reuse = int(env["REUSE"])
@@ -523,6 +538,9 @@ rows = [
      f"HS256 cookie check + small JSON, {conns} conns"),
     ("current-user", f"{float(cu['rps']):.0f}", ms(cu["p50_us"]), ms(cu["p99_us"]),
      str(errors(cu)), f"{mib('CU_PEAK'):.1f} MiB", env["CU_OTHER"], f"cookie JWT + store read, {conns} conns"),
+    ("current-user, EdDSA tokens", f"{float(cue['rps']):.0f}", ms(cue["p50_us"]), ms(cue["p99_us"]),
+     str(errors(cue)), "-", env["CUE_OTHER"],
+     f"JWT_ALGORITHM=EdDSA: {float(cue['rps']) / float(cu['rps']):.2f} x current-user with HS256"),
     ("verify", "-", "-", "-", "-", "-", "-",
      "skipped: every protected route of the service reads the store"),
     ("refresh", f"{float(rf['rps']):.0f}", ms(rf["p50_us"]), ms(rf["p99_us"]),
@@ -583,6 +601,8 @@ ready_fresh, ready_big = int(env["READY_FRESH_MS"]) / 1000, int(env["READY_BIG_M
 admitted, refused, others_statuses = (int(x) for x in env["FAILURES_ADMITTED"].split())
 targets = [
     ("current-user / reference req/s", cu_rps / ref_rps, ">= 0.5", cu_rps / ref_rps >= 0.5),
+    ("current-user with EdDSA / reference req/s", float(cue["rps"]) / ref_rps, ">= 0.4",
+     float(cue["rps"]) / ref_rps >= 0.4),
     ("refresh / reference req/s", float(rf["rps"]) / ref_rps, ">= 0.1", float(rf["rps"]) / ref_rps >= 0.1),
     ("refresh errors, reuse detections", f"{rf_errors}, {reuse}", "0, 0", rf_errors == 0 and reuse == 0),
     ("login / raw bcrypt-verify rate", float(lg["ok_rps"]) / bcrypt_rate, ">= 0.9",
