@@ -226,8 +226,8 @@ impl Auth {
     /// 503 with the time the queue needs. The HTTP layer asks before it
     /// reads the body, so a shed login costs next to nothing.
     ///
-    /// The refusal itself is paced: it is answered after `SHED_PACE` (or
-    /// the Retry-After, if shorter), asleep on a timer. A client that does
+    /// The refusal itself is paced: it is answered after `SHED_PACE`
+    /// (250 ms, or the Retry-After if shorter), asleep on a timer. A client that does
     /// not back off would otherwise send thousands of logins a second, and
     /// answering them would take the CPU from the bcrypt threads (which run
     /// at a lower priority than the HTTP workers): successful logins fell
@@ -329,8 +329,9 @@ impl Auth {
     }
 }
 
-/// How long a shed login waits before its 503 is sent, at most.
-const SHED_PACE: Duration = Duration::from_secs(1);
+/// How long a shed login waits before its 503 is sent, at most: a client
+/// that does not back off then sends a few logins a second, not thousands.
+const SHED_PACE: Duration = Duration::from_millis(250);
 
 fn hash_error(e: HashError) -> ApiError {
     match e {
