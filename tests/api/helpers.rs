@@ -147,6 +147,18 @@ pub async fn get_with_cookies(url: String, cookies: String) -> reqwest::Response
         .unwrap()
 }
 
+/// The status of GET current-user at `base` with a Bearer token alone.
+pub async fn current_user_with_bearer(base: &str, token: &str) -> u16 {
+    bare()
+        .get(format!("{base}/api/user/current-user"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 /// Starts a login from a jar-less client, for many at the same instant.
 pub fn spawn_login(
     app: &TestApp,

@@ -300,14 +300,7 @@ async fn login_on(server: &Server, email: &str) -> String {
 }
 
 async fn current_user_status(server: &Server, token: &str) -> u16 {
-    bare()
-        .get(server.url("/api/user/current-user"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    current_user_with_bearer(&server.url(""), token).await
 }
 
 /// Two real processes on one SQLite file: a rotation forced with the CLI is

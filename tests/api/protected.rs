@@ -91,14 +91,7 @@ fn hs256(header: &Value, claims: &Value, secret: &[u8]) -> String {
 }
 
 async fn status_with(app: &TestApp, token: &str) -> u16 {
-    bare()
-        .get(app.url(CURRENT_USER))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    current_user_with_bearer(&app.address, token).await
 }
 
 #[tokio::test]
