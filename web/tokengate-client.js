@@ -27,6 +27,10 @@
  *   `restore()` on an anonymous page load sends no request at all, and an
  *   access token the hint shows expired is refreshed *before* the call.
  * - Identical concurrent GETs share one request.
+ * - The account lifecycle: `changePassword`, `forgotPassword`,
+ *   `resetPassword`, `verifyEmail`, `resendVerification`, `changeEmail`,
+ *   `deleteAccount`. A 401 for a wrong password is never taken for an
+ *   expired session (no refresh, no second try).
  * - A one-time console warning when the page and the API are on different
  *   sites (their SameSite cookies would be dropped), and `checkCookies()`.
  *
@@ -47,6 +51,8 @@
  * @property {string} name
  * @property {string} email
  * @property {string|null} profilePicture
+ * @property {boolean} emailVerified  whether the address was confirmed through
+ *   a link the API mailed to it (registration, `resendVerification`)
  * @property {string} createdAt
  * @property {string} updatedAt
  */
@@ -74,6 +80,30 @@
  * @property {User} user
  * @property {string} expiresAt  RFC 3339 time at which the access token expires
  * @property {ReportSetting|undefined} reportSetting
+ */
+
+/**
+ * The answer of an account endpoint that only confirms: the API's `message`,
+ * fit to show to the user.
+ * @typedef {Object} MessageResult
+ * @property {string} message
+ */
+
+/**
+ * What `changePassword` resolves to: this browser's session was rotated
+ * (new cookies), every other session of the user revoked.
+ * @typedef {Object} PasswordChangeResult
+ * @property {string} message
+ * @property {User} user
+ * @property {string} expiresAt  RFC 3339 time at which the new access token expires
+ */
+
+/**
+ * What `verifyEmail` resolves to: the user whose address is now verified
+ * (after an email change, with the new address).
+ * @typedef {Object} VerifyEmailResult
+ * @property {string} message
+ * @property {User} user
  */
 
 /** @typedef {'local'|'remote'} EventSource  `remote`: another tab found out */
@@ -154,6 +184,19 @@ const PROTOCOL_VERSION = 1;
 const HINT_NAMES = ['tokengateSession', '__Host-tokengateSession', '__Secure-tokengateSession'];
 /** Page/API pairs already warned about: one console warning per page. */
 const warnedSites = new Set();
+
+/**
+ * The API's `message` on a 401 for a missing, invalid or expired access
+ * token (every protected route answers it the same way).
+ */
+const UNAUTHENTICATED_MESSAGE = 'Authentication required';
+/**
+ * Logged-in endpoints that also answer 401 for a wrong password: there only
+ * a 401 with `UNAUTHENTICATED_MESSAGE` means "refresh and retry"; any other
+ * 401 is the password's, which must not be sent twice (it counts as a failed
+ * login).
+ */
+const PASSWORD_CHECKED = new Set(['POST /auth/password/change', 'POST /auth/email/change', 'DELETE /user']);
 
 /** The longest a login waits on a 503's `Retry-After` before its one retry. */
 export const MAX_LOGIN_RETRY_WAIT_MS = 30_000;
@@ -504,6 +547,9 @@ export class TokengateClient extends EventTarget {
     if (res.status !== 401 || !refreshable || this.#dead) {
       return res;
     }
+    if (this.#passwordChecked(url, init) && !(await isUnauthenticated(res))) {
+      return res; // a wrong password, not an expired session: no refresh, no second try
+    }
     if (this.hasSession() === false) {
       // No refresh cookie to try: no pointless (red) refresh request.
       this.#endSession('session-expired', 'no-session', true);
@@ -659,6 +705,140 @@ export class TokengateClient extends EventTarget {
       }
       this.#endSession('logout', 'session-revoked', true);
     }
+  }
+
+  // ------------------------------------------------------ account lifecycle
+
+  /**
+   * Changes the logged-in user's password (`POST /auth/password/change`).
+   * The API revokes every *other* session of the user (other devices are
+   * logged out at their next refresh) and rotates this browser's: new
+   * cookies and `expiresAt`, so this browser and its tabs stay logged in (a
+   * `refresh` event). A wrong `currentPassword` rejects with an `ApiError` of
+   * status 401 at once, without a refresh or a second try (it counts as a
+   * failed login); a refused `newPassword` with 400 and `errors` naming it.
+   * @param {{currentPassword: string, newPassword: string}} input
+   * @returns {Promise<PasswordChangeResult>}
+   */
+  async changePassword({ currentPassword, newPassword }) {
+    const body = await this.request('/auth/password/change', { method: 'POST', body: { currentPassword, newPassword } });
+    const at = Date.now();
+    const expiresAt = parseTime(body?.expiresAt);
+    this.#dead = false;
+    this.#resetFailures();
+    this.#user = body?.user ?? this.#user;
+    this.#keepToken(body, at);
+    this.#adopt(expiresAt, at);
+    this.#setState('logged-in', true);
+    this.#broadcast({ type: 'refreshed', expiresAt, at });
+    this.#emit('refresh', { expiresAt: this.expiresAt, source: 'local' });
+    return { message: body?.message, user: body?.user, expiresAt: body?.expiresAt };
+  }
+
+  /**
+   * Asks for a password reset link (`POST /auth/password/forgot`). The API
+   * answers the same whether or not an account exists for `email` (show its
+   * `message`); the mail links to `{FRONTEND_URL}/reset-password?token=…`.
+   * Rejects with 400 for an address that is not one, 429 when rate limited.
+   * @param {{email: string}} input
+   * @returns {Promise<MessageResult>}
+   */
+  async forgotPassword({ email }) {
+    const body = await this.#plain('/auth/password/forgot', { method: 'POST', body: { email } });
+    return { message: body?.message };
+  }
+
+  /**
+   * Sets a new password with the token of a reset link
+   * (`POST /auth/password/reset`). The API revokes every session of the user
+   * and clears this browser's cookies: if this browser was logged in, it is
+   * now logged out (a `logout` event, reason `password-reset`, in every tab).
+   * A used, expired, superseded or unknown token rejects with 400
+   * (`Invalid or expired token`); so does a refused `newPassword`, with
+   * `errors`. Call it when the user submits the form, never on page load:
+   * mail scanners open links, and the token is single use.
+   * @param {{token: string, newPassword: string}} input
+   * @returns {Promise<MessageResult>}
+   */
+  async resetPassword({ token, newPassword }) {
+    const body = await this.#plain('/auth/password/reset', { method: 'POST', body: { token, newPassword } });
+    this.#signedOutByServer('password-reset');
+    return { message: body?.message };
+  }
+
+  /**
+   * Confirms an email address with the token of a verification link
+   * (`POST /auth/email/verify`; no login needed): the registration address,
+   * or the new address of `changeEmail`, which only then becomes the user's.
+   * When this browser is logged in as that user, `user` is updated (a
+   * `statechange` event). Rejects with 400 (`Invalid or expired token`), or
+   * 409 when a new address was taken meanwhile. Like `resetPassword`: on
+   * submit, never on page load.
+   * @param {{token: string}} input
+   * @returns {Promise<VerifyEmailResult>}
+   */
+  async verifyEmail({ token }) {
+    const body = await this.#plain('/auth/email/verify', { method: 'POST', body: { token } });
+    const user = /** @type {User|undefined} */ (body?.user);
+    if (user && this.#user && this.#user._id === user._id) {
+      this.#user = user;
+      this.#setState(this.#state, true);
+    }
+    return { message: body?.message, user: body?.user };
+  }
+
+  /**
+   * Mails a new verification link to the logged-in user
+   * (`POST /auth/email/verify/resend`); earlier links stop working. Rejects
+   * with 400 (`Email is already verified`) or 429.
+   * @returns {Promise<MessageResult>}
+   */
+  async resendVerification() {
+    const body = await this.request('/auth/email/verify/resend', { method: 'POST' });
+    return { message: body?.message };
+  }
+
+  /**
+   * Starts an email change (`POST /auth/email/change`): the API mails a
+   * confirmation link to `newEmail` and a notice to the current address; the
+   * address changes only when that link is used (`verifyEmail`). A wrong
+   * `password` rejects with 401 at once (no refresh, no second try); an
+   * invalid or unchanged address with 400, a taken one with 409.
+   * @param {{password: string, newEmail: string}} input
+   * @returns {Promise<MessageResult>}
+   */
+  async changeEmail({ password, newEmail }) {
+    const body = await this.request('/auth/email/change', { method: 'POST', body: { password, newEmail } });
+    return { message: body?.message };
+  }
+
+  /**
+   * Deletes the logged-in user's account (`DELETE /user`) with its sessions
+   * and data; the API clears both cookies and every tab gets a `logout`
+   * event (reason `account-deleted`). A wrong `password` rejects with 401 at
+   * once (no refresh, no second try) and changes nothing.
+   * @param {{password: string}} input
+   * @returns {Promise<MessageResult>}
+   */
+  async deleteAccount({ password }) {
+    const body = await this.request('/user', { method: 'DELETE', body: { password } });
+    this.#endSession('logout', 'account-deleted', true);
+    return { message: body?.message };
+  }
+
+  /**
+   * The API revoked every session of the user and cleared this browser's
+   * cookies. A tab that was logged in gets `logout`; one that did not know
+   * of a session just becomes `logged-out`; the other tabs are told either way.
+   * @param {string} reason
+   */
+  #signedOutByServer(reason) {
+    if (this.#state === 'logged-in') {
+      this.#endSession('logout', reason, true);
+      return;
+    }
+    this.#endSession('session-expired', reason, true); // quiet: no event here
+    this.#broadcast({ type: 'logout', reason });
   }
 
   /** @returns {Promise<ReportSetting>} */
@@ -1028,7 +1208,26 @@ export class TokengateClient extends EventTarget {
       return false;
     }
     const rest = url.slice(this.#baseUrl.length).split(/[?#]/)[0];
-    return !['/auth/login', '/auth/register', '/auth/refresh', '/auth/logout'].includes(rest);
+    return ![
+      '/auth/login',
+      '/auth/register',
+      '/auth/refresh',
+      '/auth/logout',
+      '/auth/password/forgot',
+      '/auth/password/reset',
+      '/auth/email/verify',
+    ].includes(rest);
+  }
+
+  /**
+   * Whether `url` with `init`'s method is an endpoint that answers 401 for a
+   * wrong password too (see `PASSWORD_CHECKED`).
+   * @param {string} url
+   * @param {ApiInit} init
+   */
+  #passwordChecked(url, init) {
+    const rest = url.slice(this.#baseUrl.length).split(/[?#]/)[0];
+    return PASSWORD_CHECKED.has(`${(init.method ?? 'GET').toUpperCase()} ${rest}`);
   }
 
   /**
@@ -1120,6 +1319,16 @@ async function readJson(res) {
   } catch {
     return null;
   }
+}
+
+/**
+ * Whether a 401 is the API's "no valid access token" (and not, say, a wrong
+ * password): reads a copy of the body, so `res` stays unread.
+ * @param {Response} res
+ */
+async function isUnauthenticated(res) {
+  const body = /** @type {any} */ (await readJson(res.clone()));
+  return body?.message === UNAUTHENTICATED_MESSAGE;
 }
 
 /**

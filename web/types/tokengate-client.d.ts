@@ -192,6 +192,93 @@ export class TokengateClient extends EventTarget {
      * @returns {Promise<void>}
      */
     revokeSession(id: string): Promise<void>;
+    /**
+     * Changes the logged-in user's password (`POST /auth/password/change`).
+     * The API revokes every *other* session of the user (other devices are
+     * logged out at their next refresh) and rotates this browser's: new
+     * cookies and `expiresAt`, so this browser and its tabs stay logged in (a
+     * `refresh` event). A wrong `currentPassword` rejects with an `ApiError` of
+     * status 401 at once, without a refresh or a second try (it counts as a
+     * failed login); a refused `newPassword` with 400 and `errors` naming it.
+     * @param {{currentPassword: string, newPassword: string}} input
+     * @returns {Promise<PasswordChangeResult>}
+     */
+    changePassword({ currentPassword, newPassword }: {
+        currentPassword: string;
+        newPassword: string;
+    }): Promise<PasswordChangeResult>;
+    /**
+     * Asks for a password reset link (`POST /auth/password/forgot`). The API
+     * answers the same whether or not an account exists for `email` (show its
+     * `message`); the mail links to `{FRONTEND_URL}/reset-password?token=…`.
+     * Rejects with 400 for an address that is not one, 429 when rate limited.
+     * @param {{email: string}} input
+     * @returns {Promise<MessageResult>}
+     */
+    forgotPassword({ email }: {
+        email: string;
+    }): Promise<MessageResult>;
+    /**
+     * Sets a new password with the token of a reset link
+     * (`POST /auth/password/reset`). The API revokes every session of the user
+     * and clears this browser's cookies: if this browser was logged in, it is
+     * now logged out (a `logout` event, reason `password-reset`, in every tab).
+     * A used, expired, superseded or unknown token rejects with 400
+     * (`Invalid or expired token`); so does a refused `newPassword`, with
+     * `errors`. Call it when the user submits the form, never on page load:
+     * mail scanners open links, and the token is single use.
+     * @param {{token: string, newPassword: string}} input
+     * @returns {Promise<MessageResult>}
+     */
+    resetPassword({ token, newPassword }: {
+        token: string;
+        newPassword: string;
+    }): Promise<MessageResult>;
+    /**
+     * Confirms an email address with the token of a verification link
+     * (`POST /auth/email/verify`; no login needed): the registration address,
+     * or the new address of `changeEmail`, which only then becomes the user's.
+     * When this browser is logged in as that user, `user` is updated (a
+     * `statechange` event). Rejects with 400 (`Invalid or expired token`), or
+     * 409 when a new address was taken meanwhile. Like `resetPassword`: on
+     * submit, never on page load.
+     * @param {{token: string}} input
+     * @returns {Promise<VerifyEmailResult>}
+     */
+    verifyEmail({ token }: {
+        token: string;
+    }): Promise<VerifyEmailResult>;
+    /**
+     * Mails a new verification link to the logged-in user
+     * (`POST /auth/email/verify/resend`); earlier links stop working. Rejects
+     * with 400 (`Email is already verified`) or 429.
+     * @returns {Promise<MessageResult>}
+     */
+    resendVerification(): Promise<MessageResult>;
+    /**
+     * Starts an email change (`POST /auth/email/change`): the API mails a
+     * confirmation link to `newEmail` and a notice to the current address; the
+     * address changes only when that link is used (`verifyEmail`). A wrong
+     * `password` rejects with 401 at once (no refresh, no second try); an
+     * invalid or unchanged address with 400, a taken one with 409.
+     * @param {{password: string, newEmail: string}} input
+     * @returns {Promise<MessageResult>}
+     */
+    changeEmail({ password, newEmail }: {
+        password: string;
+        newEmail: string;
+    }): Promise<MessageResult>;
+    /**
+     * Deletes the logged-in user's account (`DELETE /user`) with its sessions
+     * and data; the API clears both cookies and every tab gets a `logout`
+     * event (reason `account-deleted`). A wrong `password` rejects with 401 at
+     * once (no refresh, no second try) and changes nothing.
+     * @param {{password: string}} input
+     * @returns {Promise<MessageResult>}
+     */
+    deleteAccount({ password }: {
+        password: string;
+    }): Promise<MessageResult>;
     /** @returns {Promise<ReportSetting>} */
     reportSetting(): Promise<ReportSetting>;
     /**
@@ -213,6 +300,11 @@ export type User = {
     name: string;
     email: string;
     profilePicture: string | null;
+    /**
+     * whether the address was confirmed through
+     * a link the API mailed to it (registration, `resendVerification`)
+     */
+    emailVerified: boolean;
     createdAt: string;
     updatedAt: string;
 };
@@ -237,6 +329,33 @@ export type LoginResult = {
      */
     expiresAt: string;
     reportSetting: ReportSetting | undefined;
+};
+/**
+ * The answer of an account endpoint that only confirms: the API's `message`,
+ * fit to show to the user.
+ */
+export type MessageResult = {
+    message: string;
+};
+/**
+ * What `changePassword` resolves to: this browser's session was rotated
+ * (new cookies), every other session of the user revoked.
+ */
+export type PasswordChangeResult = {
+    message: string;
+    user: User;
+    /**
+     * RFC 3339 time at which the new access token expires
+     */
+    expiresAt: string;
+};
+/**
+ * What `verifyEmail` resolves to: the user whose address is now verified
+ * (after an email change, with the new address).
+ */
+export type VerifyEmailResult = {
+    message: string;
+    user: User;
 };
 /**
  * `remote`: another tab found out

@@ -2,7 +2,15 @@
 // scripts/e2e.sh with `tsc --strict --noEmit` against web/ (resolved through
 // its package.json `exports` and `types`). Each @ts-expect-error must be an
 // error, so a typing that goes loose fails the build too.
-import { ApiError, createClient, type CookieCheck, type User } from 'tokengate-client';
+import {
+  ApiError,
+  createClient,
+  type CookieCheck,
+  type MessageResult,
+  type PasswordChangeResult,
+  type User,
+  type VerifyEmailResult,
+} from 'tokengate-client';
 import { AuthProvider, RequireAuth, useAuth, type AuthValue } from 'tokengate-client/react';
 import { tokengateBaseQuery } from 'tokengate-client/rtk';
 
@@ -45,6 +53,30 @@ async function typedRequests(): Promise<string> {
   return me.user.name;
 }
 
+async function accountLifecycle(token: string): Promise<boolean> {
+  const changed: PasswordChangeResult = await auth.changePassword({ currentPassword: 'old', newPassword: 'new-secret' });
+  const expires: string = changed.expiresAt;
+  const verified: boolean = changed.user.emailVerified;
+  const forgot: MessageResult = await auth.forgotPassword({ email: 'a@example.com' });
+  await auth.resetPassword({ token, newPassword: 'new-secret' });
+  const confirmed: VerifyEmailResult = await auth.verifyEmail({ token });
+  const resent: string = (await auth.resendVerification()).message;
+  await auth.changeEmail({ password: 'new-secret', newEmail: 'b@example.com' });
+  await auth.deleteAccount({ password: 'new-secret' });
+  // @ts-expect-error: the current password is required
+  await auth.changePassword({ newPassword: 'new-secret' });
+  // @ts-expect-error: the token is an object field, not a bare string
+  await auth.verifyEmail(token);
+  // @ts-expect-error: changeEmail takes `newEmail`, not `email`
+  await auth.changeEmail({ password: 'x', email: 'b@example.com' });
+  // @ts-expect-error: deleting needs the password
+  await auth.deleteAccount({});
+  // @ts-expect-error: emailVerified is a boolean
+  const wrong: string = confirmed.user.emailVerified;
+  console.log(expires, forgot.message, resent, wrong);
+  return verified;
+}
+
 function Profile(): string {
   const value: AuthValue = useAuth();
   if (value.state === 'logged-in') {
@@ -61,4 +93,4 @@ const baseQuery = tokengateBaseQuery({ client: auth, bearer: true });
 // @ts-expect-error: the client is required
 tokengateBaseQuery({ bearer: true });
 
-export { typedRequests, Profile, guard, provider, baseQuery };
+export { typedRequests, accountLifecycle, Profile, guard, provider, baseQuery };
