@@ -1,11 +1,16 @@
 #!/usr/bin/env node
 // Serves the demo SPA (web/) for development, with node's http module only.
 //
-//   node scripts/serve-web.mjs [--port 5173] [--host 127.0.0.1] [--root web]
+//   node scripts/serve-web.mjs [--port 5173] [--host 127.0.0.1] [--root web] [--api <base>]
 //
 // Then open http://localhost:5173 (use `localhost`, not 127.0.0.1: the API's
 // cookies are SameSite=Lax, so the page and the API must be on the same site).
-// Also importable: `createStaticServer({ root })` returns an unstarted http.Server.
+// The demo's own routes, where the links in the API's mails point
+// (`/reset-password?token=…`, `/verify-email?token=…`), serve index.html.
+// `--api` (or WEB_API) serves a config.js with that API base instead of the
+// file, so those links reach the right API without `?api=`.
+// Also importable: `createStaticServer({ root, apiBaseUrl })` returns an
+// unstarted http.Server.
 import http from 'node:http';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -37,17 +42,38 @@ const SECURITY_HEADERS = {
 };
 
 /**
- * @param {{ root: string }} options
+ * The demo's client-side routes: what the API's mails link to
+ * (`{FRONTEND_URL}/reset-password?token=…`, `{FRONTEND_URL}/verify-email?token=…`).
+ * They serve index.html, which shows the matching form; the token is only
+ * sent when the user submits it.
+ */
+export const SPA_ROUTES = ['/reset-password', '/verify-email'];
+
+/**
+ * @param {{ root: string, apiBaseUrl?: string | (() => string | null | undefined) }} options
+ *   `apiBaseUrl`: serve `/config.js` as a module with this API base (a
+ *   function is asked at each request) instead of the file in `root`
  * @returns {http.Server}
  */
-export function createStaticServer({ root }) {
+export function createStaticServer({ root, apiBaseUrl }) {
   const base = path.resolve(root);
   return http.createServer(async (req, res) => {
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         return send(res, 405, 'Method Not Allowed\n', { Allow: 'GET, HEAD' });
       }
-      const file = await resolveFile(base, new URL(req.url ?? '/', 'http://x').pathname);
+      const pathname = new URL(req.url ?? '/', 'http://x').pathname;
+      const api = typeof apiBaseUrl === 'function' ? apiBaseUrl() : apiBaseUrl;
+      if (pathname === '/config.js' && api) {
+        const body = Buffer.from(`// Served by serve-web.mjs (--api).\nexport const config = ${JSON.stringify({ apiBaseUrl: api })};\n`);
+        res.writeHead(200, {
+          ...SECURITY_HEADERS,
+          'Content-Type': TYPES['.js'],
+          'Content-Length': body.length,
+        });
+        return res.end(req.method === 'HEAD' ? undefined : body);
+      }
+      const file = await resolveFile(base, SPA_ROUTES.includes(pathname) ? '/index.html' : pathname);
       if (!file) {
         return send(res, 404, 'Not Found\n');
       }
@@ -121,6 +147,8 @@ function parseArgs(argv) {
     port: Number(process.env.WEB_PORT ?? 5173),
     host: process.env.WEB_HOST ?? '127.0.0.1',
     root: path.join(here, '..', 'web'),
+    /** @type {string|undefined} */
+    api: process.env.WEB_API || undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -132,8 +160,10 @@ function parseArgs(argv) {
       opts.host = value();
     } else if (key === '--root') {
       opts.root = path.resolve(value());
+    } else if (key === '--api') {
+      opts.api = value();
     } else if (key === '--help' || key === '-h') {
-      console.log('usage: serve-web.mjs [--port 5173] [--host 127.0.0.1] [--root web]  (env: WEB_PORT, WEB_HOST)');
+      console.log('usage: serve-web.mjs [--port 5173] [--host 127.0.0.1] [--root web] [--api <base>]  (env: WEB_PORT, WEB_HOST, WEB_API)');
       process.exit(0);
     } else if (/^\d+$/.test(arg)) {
       opts.port = Number(arg);
@@ -146,12 +176,16 @@ function parseArgs(argv) {
     console.error(`serve-web: bad port ${opts.port}`);
     process.exit(2);
   }
+  if (opts.api !== undefined && !/^https?:\/\/[^/]/i.test(opts.api)) {
+    console.error(`serve-web: --api must be an absolute http(s) URL, e.g. http://localhost:8080/api (got ${opts.api})`);
+    process.exit(2);
+  }
   return opts;
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const opts = parseArgs(process.argv.slice(2));
-  const server = createStaticServer({ root: opts.root });
+  const server = createStaticServer({ root: opts.root, apiBaseUrl: opts.api });
   server.on('error', (err) => {
     console.error(`serve-web: cannot listen on ${opts.host}:${opts.port}: ${err.message}`);
     process.exit(1);
@@ -159,7 +193,11 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   server.listen(opts.port, opts.host, () => {
     const addr = /** @type {import('node:net').AddressInfo} */ (server.address());
     console.log(`serve-web: serving ${opts.root} on http://localhost:${addr.port}/ (bound to ${opts.host})`);
-    console.log('serve-web: the page calls http://localhost:8080/api by default; add ?api=<base> to change it');
+    console.log(
+      opts.api
+        ? `serve-web: the page calls ${opts.api} (--api); ?api=<base> overrides it per visit`
+        : 'serve-web: the page calls http://localhost:8080/api by default; add ?api=<base> (or start with --api <base>) to change it',
+    );
   });
   for (const sig of ['SIGINT', 'SIGTERM']) {
     process.on(sig, () => {
