@@ -5,6 +5,16 @@ import { config } from './config.js';
 
 const params = new URLSearchParams(location.search);
 const apiBaseUrl = pickApiBase(params.get('api')) ?? config.apiBaseUrl;
+/**
+ * Which view: the links in the API's mails open `/reset-password?token=…`
+ * and `/verify-email?token=…` (scripts/serve-web.mjs serves this page
+ * there). Those views never send the token on load, only when the user
+ * submits: mail scanners open links too, and a token works once.
+ * @type {'home'|'reset'|'verify'}
+ */
+const route = location.pathname === '/reset-password' ? 'reset' : location.pathname === '/verify-email' ? 'verify' : 'home';
+const linkToken = params.get('token') ?? '';
+document.body.dataset.route = route;
 
 const client = createClient({
   baseUrl: apiBaseUrl,
@@ -24,9 +34,25 @@ const forms = {
   register: /** @type {HTMLFormElement} */ ($('register-form')),
   login: /** @type {HTMLFormElement} */ ($('login-form')),
   report: /** @type {HTMLFormElement} */ ($('report-form')),
+  forgot: /** @type {HTMLFormElement} */ ($('forgot-form')),
+  reset: /** @type {HTMLFormElement} */ ($('reset-form')),
+  verify: /** @type {HTMLFormElement} */ ($('verify-form')),
+  password: /** @type {HTMLFormElement} */ ($('password-form')),
+  email: /** @type {HTMLFormElement} */ ($('email-form')),
+  remove: /** @type {HTMLFormElement} */ ($('delete-form')),
 };
 
 $('api-base').textContent = apiBaseUrl;
+// The way back from a mail link's view keeps ?api= and the other options.
+{
+  const home = new URLSearchParams(params);
+  home.delete('token');
+  const query = home.toString();
+  const href = query ? `/?${query}` : '/';
+  for (const id of ['reset-home', 'verify-home']) {
+    /** @type {HTMLAnchorElement} */ ($(id)).href = href;
+  }
+}
 
 // ------------------------------------------------------------- rendering
 
@@ -40,12 +66,18 @@ function render() {
   } else {
     status.textContent = 'Checking session…';
   }
-  $('auth-forms').hidden = client.state !== 'logged-out';
-  $('account').hidden = client.state !== 'logged-in';
+  $('auth-forms').hidden = route !== 'home' || client.state !== 'logged-out';
+  $('account').hidden = route !== 'home' || client.state !== 'logged-in';
+  $('reset-view').hidden = route !== 'reset';
+  $('verify-view').hidden = route !== 'verify';
 
   const user = client.user;
   $('user-name').textContent = user?.name ?? '';
   $('user-email').textContent = user?.email ?? '';
+  const verified = $('user-verified');
+  verified.textContent = user ? (user.emailVerified ? 'yes' : 'no') : '';
+  verified.dataset.verified = user ? String(user.emailVerified === true) : '';
+  $('resend-verification').hidden = !user || user.emailVerified === true;
   $('user-id').textContent = user?._id ?? '';
   $('user-created').textContent = user ? formatTime(user.createdAt) : '';
   $('expires-at').textContent = client.expiresAt ? formatTime(client.expiresAt.toISOString()) : 'unknown';
@@ -184,7 +216,14 @@ client.addEventListener('refresh', (e) => {
 });
 client.addEventListener('logout', (e) => {
   logEvent(`logout: ${e.detail.reason} (${e.detail.source})`);
-  notice(e.detail.source === 'remote' ? 'You were logged out in another tab.' : 'You are logged out.');
+  const remote = e.detail.source === 'remote';
+  if (e.detail.reason === 'account-deleted') {
+    notice(remote ? 'Your account was deleted in another tab.' : 'Your account has been deleted.');
+  } else if (e.detail.reason === 'password-reset') {
+    notice('Your password was reset: log in with the new one.');
+  } else {
+    notice(remote ? 'You were logged out in another tab.' : 'You are logged out.');
+  }
 });
 client.addEventListener('session-expired', (e) => {
   logEvent(`session expired: ${e.detail.reason} (${e.detail.source})`);
@@ -228,7 +267,7 @@ forms.register.addEventListener('submit', async (ev) => {
     });
     forms.register.reset();
     /** @type {HTMLInputElement} */ (forms.login.elements.namedItem('email')).value = user.email;
-    say('register-message', `Account created for ${user.email}. Log in now.`, true);
+    say('register-message', `Account created for ${user.email}. We sent a link to confirm the address. Log in now.`, true);
   } catch (err) {
     say('register-message', describe(err));
   }
@@ -243,8 +282,154 @@ forms.login.addEventListener('submit', async (ev) => {
     forms.login.reset();
     say('login-message', '');
   } catch (err) {
-    say('login-message', describe(err));
+    const unverified = err instanceof ApiError && err.status === 403 && /not verified/i.test(err.message);
+    say('login-message', unverified ? `${describe(err)}: open the link in the verification email first.` : describe(err));
   }
+});
+
+// ------------------------------------------------------ account lifecycle
+
+/** @param {HTMLFormElement} form @param {string} name */
+const field = (form, name) => String(new FormData(form).get(name) ?? '');
+
+/**
+ * Runs a form's action with its submit button disabled meanwhile.
+ * @param {HTMLFormElement} form
+ * @param {() => Promise<void>} action
+ */
+async function busy(form, action) {
+  const button = form.querySelector('button[type="submit"]');
+  if (button instanceof HTMLButtonElement) {
+    button.disabled = true;
+  }
+  try {
+    await action();
+  } finally {
+    if (button instanceof HTMLButtonElement && form.dataset.done !== 'true') {
+      button.disabled = false;
+    }
+  }
+}
+
+$('forgot-link').addEventListener('click', () => {
+  forms.forgot.hidden = false;
+  const email = /** @type {HTMLInputElement} */ (forms.forgot.elements.namedItem('email'));
+  email.value = field(forms.login, 'email');
+  say('forgot-message', '');
+  email.focus();
+});
+$('forgot-cancel').addEventListener('click', () => {
+  forms.forgot.hidden = true;
+});
+forms.forgot.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  busy(forms.forgot, async () => {
+    say('forgot-message', 'Sending…');
+    try {
+      // The same answer whether or not the address has an account.
+      const { message } = await client.forgotPassword({ email: field(forms.forgot, 'email') });
+      say('forgot-message', message, true);
+    } catch (err) {
+      say('forgot-message', describe(err));
+    }
+  });
+});
+
+forms.reset.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  busy(forms.reset, async () => {
+    const newPassword = field(forms.reset, 'newPassword');
+    if (newPassword !== field(forms.reset, 'confirmPassword')) {
+      say('reset-message', 'The two passwords differ.');
+      return;
+    }
+    say('reset-message', 'Saving…');
+    try {
+      const { message } = await client.resetPassword({ token: linkToken, newPassword });
+      forms.reset.reset();
+      forms.reset.dataset.done = 'true';
+      say('reset-message', `${message}. Log in with your new password.`, true);
+    } catch (err) {
+      say('reset-message', describe(err));
+    }
+  });
+});
+
+forms.verify.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  busy(forms.verify, async () => {
+    say('verify-message', 'Verifying…');
+    try {
+      const { user } = await client.verifyEmail({ token: linkToken });
+      forms.verify.dataset.done = 'true';
+      say('verify-message', `Email verified: ${user.email}`, true);
+    } catch (err) {
+      say('verify-message', describe(err));
+    }
+  });
+});
+
+$('resend-verification').addEventListener('click', async () => {
+  const button = /** @type {HTMLButtonElement} */ ($('resend-verification'));
+  button.disabled = true;
+  say('verification-message', 'Sending…');
+  try {
+    const { message } = await client.resendVerification();
+    say('verification-message', message, true);
+  } catch (err) {
+    say('verification-message', describe(err));
+  } finally {
+    button.disabled = false;
+  }
+});
+
+forms.password.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  busy(forms.password, async () => {
+    say('password-message', 'Changing…');
+    try {
+      await client.changePassword({
+        currentPassword: field(forms.password, 'currentPassword'),
+        newPassword: field(forms.password, 'newPassword'),
+      });
+      forms.password.reset();
+      say('password-message', 'Password changed. Every other device has been logged out.', true);
+      await loadSessions();
+    } catch (err) {
+      say('password-message', describe(err));
+    }
+  });
+});
+
+forms.email.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  busy(forms.email, async () => {
+    say('email-message', 'Sending…');
+    try {
+      const { message } = await client.changeEmail({
+        password: field(forms.email, 'password'),
+        newEmail: field(forms.email, 'newEmail'),
+      });
+      forms.email.reset();
+      say('email-message', message, true);
+    } catch (err) {
+      say('email-message', describe(err));
+    }
+  });
+});
+
+forms.remove.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  busy(forms.remove, async () => {
+    say('delete-message', 'Deleting…');
+    try {
+      await client.deleteAccount({ password: field(forms.remove, 'password') });
+      forms.remove.reset();
+      say('delete-message', '');
+    } catch (err) {
+      say('delete-message', describe(err));
+    }
+  });
 });
 
 forms.report.addEventListener('submit', async (ev) => {
@@ -318,6 +503,15 @@ function pickApiBase(value) {
   }
 }
 
+if (route !== 'home' && !linkToken) {
+  const form = route === 'reset' ? forms.reset : forms.verify;
+  say(`${route}-message`, 'This link has no token: open the link from the email again.');
+  for (const button of form.querySelectorAll('button')) {
+    button.disabled = true;
+  }
+  form.dataset.done = 'true';
+}
+
 render();
 if (client.siteMismatch) {
   notice(client.siteMismatch, 'warn');
@@ -326,7 +520,7 @@ if (client.siteMismatch) {
 // sends no request at all; else it asks the API who we are.
 client
   .restore()
-  .then((user) => (user ? Promise.all([loadReport(), loadSessions()]) : undefined))
+  .then((user) => (user && route === 'home' ? Promise.all([loadReport(), loadSessions()]) : undefined))
   .catch((err) => {
     if (!(err instanceof ApiError && err.status === 401)) {
       notice(describe(err), 'warn');
