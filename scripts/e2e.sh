@@ -3,8 +3,9 @@
 # against the real tokengate binary (tests/e2e/, node's test runner).
 #
 # Installs what it needs, idempotently and without questions: Debian's
-# chromium (apt-get) when /usr/bin/chromium is missing, and playwright-core
-# (npm ci; it never downloads a browser). Builds the binary only if it is
+# chromium (apt-get) when /usr/bin/chromium is missing, playwright-core
+# (npm ci; it never downloads a browser) and the test SMTP server (npm ci in
+# tests/smtp; the API sends its mail there). Builds the binary only if it is
 # missing. Fails, never skips, when Chromium cannot be installed or started.
 #
 # Environment: CHROMIUM_PATH (default /usr/bin/chromium), TOKENGATE_BIN
@@ -60,6 +61,10 @@ echo "e2e: using $("$chromium" --version 2>/dev/null | head -n 1)"
 # PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: belt and braces, playwright-core downloads nothing anyway.
 (cd "$e2e" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error) ||
   fail "npm ci in tests/e2e failed"
+
+# --- the SMTP server the API mails to (tests/smtp: smtp-server, mailparser) --
+(cd "$repo/tests/smtp" && npm ci --no-audit --no-fund --loglevel=error) ||
+  fail "npm ci in tests/smtp failed"
 
 # --- the package: types, a strict consumer, the example bundles -------------
 # web/ is the npm package tokengate-client. Its devDependencies (typescript,

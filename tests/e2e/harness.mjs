@@ -1,7 +1,8 @@
-// Test harness: starts the real tokengate binary, the demo's static server and
-// a page on a not-allowed origin on free ports, and headless Chromium (Debian's,
-// through playwright-core: no browser download). Everything started here is
-// stopped by `stop()`/`close()` and, as a last resort, when the process exits.
+// Test harness: starts the real tokengate binary, the demo's static server, a
+// page on a not-allowed origin and a real SMTP server (tests/smtp/sink.mjs)
+// on free ports, and headless Chromium (Debian's, through playwright-core: no
+// browser download). Everything started here is stopped by `stop()`/`close()`
+// and, as a last resort, when the process exits.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -18,6 +19,10 @@ export const BIN = process.env.TOKENGATE_BIN ?? path.join(REPO, 'target', 'debug
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** Access-token lifetime the API runs with here: short, so tests can watch it expire. */
 export const ACCESS_TTL_MS = 3000;
+/** The SMTP server the API sends its mail to; `npm ci` in tests/smtp installs it (scripts/e2e.sh does). */
+export const SMTP_SINK = path.join(REPO, 'tests', 'smtp', 'sink.mjs');
+/** The sender the API runs with here. */
+export const MAIL_FROM = 'tokengate <no-reply@tokengate.test>';
 
 const CHROMIUM_ARGS = [
   '--no-sandbox',
@@ -203,31 +208,194 @@ async function waitReady(url, exited, timeoutMs) {
 }
 
 /**
+ * @typedef {Object} Mail  one message as the SMTP server received it (see tests/smtp/sink.mjs)
+ * @property {number} seq
+ * @property {{from: string|null, to: string[]}} envelope
+ * @property {string|null} from
+ * @property {string[]} to
+ * @property {string|null} subject
+ * @property {string|null} text
+ * @property {string|null} html
+ */
+
+/**
+ * Starts the SMTP server (tests/smtp/sink.mjs) on a free loopback port; it
+ * writes each message it receives as a JSON file into output/mail-<name>/.
+ * @param {string} name
+ */
+export async function startMailSink(name) {
+  if (!fs.existsSync(path.join(REPO, 'tests', 'smtp', 'node_modules', 'smtp-server'))) {
+    throw new Error('the SMTP server for the tests is not installed: run `npm ci` in tests/smtp (scripts/e2e.sh does)');
+  }
+  fs.mkdirSync(OUTPUT, { recursive: true });
+  const dir = path.join(OUTPUT, `mail-${name}`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  const log = path.join(OUTPUT, `smtp-${name}.log`);
+  const err = fs.openSync(log, 'w');
+  // stdin stays open: the sink stops when it closes, i.e. with this process.
+  const child = spawn(process.execPath, [SMTP_SINK, '--dir', dir], { stdio: ['pipe', 'pipe', err] });
+  fs.closeSync(err);
+  live.add(child);
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  child.once('exit', () => live.delete(child));
+  /** @type {number} */
+  const port = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`the SMTP server did not start within 15 s\n${tail(log)}`)), 15_000);
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const line = out.split('\n')[0];
+      if (out.includes('\n')) {
+        clearTimeout(timer);
+        try {
+          resolve(JSON.parse(line).port);
+        } catch {
+          reject(new Error(`the SMTP server printed ${JSON.stringify(line)}, not {"port": n}`));
+        }
+      }
+    });
+    exited.then((how) => {
+      clearTimeout(timer);
+      reject(new Error(`the SMTP server exited early (${JSON.stringify(how)})\n${tail(log)}`));
+    });
+  });
+  return {
+    port,
+    mailbox: createMailbox(dir),
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+/**
+ * Reads the messages the SMTP server wrote into `dir`. `next` hands out each
+ * message once, oldest first.
+ * @param {string} dir
+ */
+function createMailbox(dir) {
+  /** @type {Map<string, Mail>} */
+  const cache = new Map();
+  /** seq of the messages `next` handed out */
+  const taken = new Set();
+  /** @returns {Mail[]} every message so far, oldest first */
+  function all() {
+    let names = [];
+    try {
+      names = fs.readdirSync(dir).filter((f) => /^\d+\.json$/.test(f)).sort();
+    } catch {
+      return []; // nothing delivered yet
+    }
+    for (const f of names) {
+      if (!cache.has(f)) {
+        cache.set(f, JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'))); // written whole, then renamed
+      }
+    }
+    return names.map((f) => /** @type {Mail} */ (cache.get(f)));
+  }
+  /** @param {Mail} m @param {string} address */
+  const addressedTo = (m, address) => m.envelope.to.some((t) => t.toLowerCase() === address.toLowerCase());
+  return {
+    all,
+    /**
+     * Waits (polling every 100 ms, at most `timeoutMs`) for the oldest message
+     * to `to` not handed out before, with this exact subject if one is given
+     * (others are left for later calls). Throws, listing what did arrive, when
+     * none comes in time.
+     * @param {string} to
+     * @param {{subject?: string, timeoutMs?: number}} [opts]
+     * @returns {Promise<Mail>}
+     */
+    async next(to, { subject, timeoutMs = 15_000 } = {}) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = all().find(
+          (m) => !taken.has(m.seq) && addressedTo(m, to) && (subject === undefined || m.subject === subject),
+        );
+        if (found) {
+          taken.add(found.seq);
+          return found;
+        }
+        if (Date.now() >= deadline) {
+          const seen = all().map((m) => `#${m.seq} to ${m.envelope.to.join(', ')}: ${JSON.stringify(m.subject)}${taken.has(m.seq) ? ' (taken)' : ''}`);
+          throw new Error(
+            `no ${subject === undefined ? 'message' : JSON.stringify(subject)} to ${to} within ${timeoutMs} ms; ` +
+              `the SMTP server got${seen.length ? `:\n  ${seen.join('\n  ')}` : ' nothing'}`,
+          );
+        }
+        await sleep(100);
+      }
+    },
+  };
+}
+
+/**
+ * The link to `pathname` (e.g. `/reset-password`) in a message's text body,
+ * where it must stand on a line of its own; throws unless there is exactly one.
+ * @param {Mail} mail
+ * @param {string} pathname
+ * @returns {string}
+ */
+export function mailLink(mail, pathname) {
+  const links = (mail.text ?? '')
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => /^https?:\/\/\S+$/.test(line) && new URL(line).pathname === pathname);
+  if (links.length !== 1) {
+    throw new Error(`expected one ${pathname} link on a line of its own in ${JSON.stringify(mail.subject)}, found ${links.length}:\n${mail.text}`);
+  }
+  return links[0];
+}
+
+/**
  * The whole stack for one test file: the static server with the demo (the SPA
- * origin, the only one the API allows), a not-allowed page on another
- * localhost port, and the API.
+ * origin, the only one the API allows; its config.js names this API, so the
+ * links in the API's mails work as they are), a not-allowed page on another
+ * localhost port, the SMTP server the API mails to, and the API.
  * @param {string} name  used for the API's log file under output/
  * @param {{ env?: Record<string, string> }} [opts]
  */
 export async function startStack(name, opts = {}) {
-  const web = createStaticServer({ root: path.join(REPO, 'web') });
+  /** @type {string|null} */
+  let apiBase = null;
+  const web = createStaticServer({ root: path.join(REPO, 'web'), apiBaseUrl: () => apiBase });
   const evil = createEvilServer();
   /** @type {Awaited<ReturnType<typeof startApi>>|null} */
   let api = null;
+  /** @type {Awaited<ReturnType<typeof startMailSink>>|null} */
+  let smtp = null;
   try {
     const spaPort = await listen(web);
     const evilPort = await listen(evil);
     const spaOrigin = `http://localhost:${spaPort}`;
-    api = await startApi({ name, spaOrigin, env: opts.env });
-    const apiBase = `http://localhost:${api.port}/api`;
+    smtp = await startMailSink(name);
+    api = await startApi({
+      name,
+      spaOrigin,
+      env: {
+        SMTP_URL: `smtp://127.0.0.1:${smtp.port}`,
+        MAIL_FROM,
+        FRONTEND_URL: spaOrigin,
+        ...opts.env,
+      },
+    });
+    apiBase = `http://localhost:${api.port}/api`;
     const apiLog = api.log;
     const stopApi = api.stop;
+    const stopSmtp = smtp.stop;
     return {
       apiBase,
       apiOrigin: `http://localhost:${api.port}`,
       spaOrigin,
       evilOrigin: `http://localhost:${evilPort}`,
       apiLog,
+      /** The mail the API sent, as the SMTP server received it. */
+      mail: smtp.mailbox,
       /**
        * The demo page's URL, pointed at this API.
        * @param {Record<string, string>} [params]
@@ -237,10 +405,12 @@ export async function startStack(name, opts = {}) {
       },
       async stop() {
         await Promise.allSettled([stopApi(), closeServer(web), closeServer(evil)]);
+        await stopSmtp(); // after the API: nothing is sent any more
       },
     };
   } catch (err) {
     await Promise.allSettled([api?.stop(), closeServer(web), closeServer(evil)]);
+    await smtp?.stop();
     throw err;
   }
 }
