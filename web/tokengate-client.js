@@ -560,7 +560,8 @@ export class TokengateClient extends EventTarget {
       return res;
     }
     const retry = await this.#send(url, init);
-    if (retry.status === 401) {
+    // (On a password-checked endpoint, a 401 after the refresh may be the password's.)
+    if (retry.status === 401 && (!this.#passwordChecked(url, init) || (await isUnauthenticated(retry)))) {
       // The refresh worked but the API still says no (e.g. the browser did not
       // store the cookie): count it, so that repeated calls cannot loop forever.
       this.#uselessRefreshes += 1;
