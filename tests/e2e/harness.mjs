@@ -378,6 +378,7 @@ export async function startStack(name, opts = {}) {
       name,
       spaOrigin,
       env: {
+        MAIL_TRANSPORT: 'smtp',
         SMTP_URL: `smtp://127.0.0.1:${smtp.port}`,
         MAIL_FROM,
         FRONTEND_URL: spaOrigin,
