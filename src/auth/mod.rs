@@ -100,6 +100,7 @@ impl Auth {
             name: registration.name,
             email: registration.email,
             profile_picture: None,
+            email_verified: false,
             created_at: now,
             updated_at: now,
         };
