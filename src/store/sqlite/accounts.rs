@@ -172,52 +172,50 @@ impl SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<EmailConfirmation> {
         let (hash, now) = (hash.as_str().to_owned(), millis(now));
-        let outcome = self
-            .run(move |c| {
-                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let purposes = [TokenPurpose::EmailVerification, TokenPurpose::EmailChange];
-                let Some(token) = use_token(&tx, &hash, &purposes, now)? else {
-                    return Ok(Ok(EmailConfirmation::Invalid));
-                };
-                let id = token.user_id.as_str();
-                let before = user(&tx, id)?;
-                let confirmation = match token.purpose {
-                    TokenPurpose::EmailChange => {
-                        let changed = tx
-                            .prepare_cached(
-                                "UPDATE users SET email = ?2, email_verified = 1, updated_at = ?3
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let purposes = [TokenPurpose::EmailVerification, TokenPurpose::EmailChange];
+            let Some(token) = use_token(&tx, &hash, &purposes, now)? else {
+                return Ok(Ok(EmailConfirmation::Invalid));
+            };
+            let id = token.user_id.as_str();
+            let before = user(&tx, id)?;
+            let confirmation = match token.purpose {
+                TokenPurpose::EmailChange => {
+                    let changed = tx
+                        .prepare_cached(
+                            "UPDATE users SET email = ?2, email_verified = 1, updated_at = ?3
                                  WHERE id = ?1",
-                            )?
-                            .execute(params![id, token.email.as_str(), now]);
-                        match changed.map_err(StoreError::from) {
-                            Ok(_) => {}
-                            // Rolled back: the token stays usable.
-                            Err(StoreError::DuplicateEmail) => {
-                                return Ok(Ok(EmailConfirmation::Taken));
-                            }
-                            Err(e) => return Ok(Err(e)),
-                        }
-                        delete_tokens(&tx, id, None, Some(&hash))?;
-                        EmailConfirmation::Changed {
-                            user: user(&tx, id)?,
-                            previous: before.email,
-                        }
-                    }
-                    _ if before.email != token.email => EmailConfirmation::Invalid,
-                    _ => {
-                        tx.prepare_cached(
-                            "UPDATE users SET email_verified = 1, updated_at = ?2
-                             WHERE id = ?1 AND email_verified = 0",
                         )?
-                        .execute(params![id, now])?;
-                        EmailConfirmation::Verified(user(&tx, id)?)
+                        .execute(params![id, token.email.as_str(), now]);
+                    match changed.map_err(StoreError::from) {
+                        Ok(_) => {}
+                        // Rolled back: the token stays usable.
+                        Err(StoreError::DuplicateEmail) => {
+                            return Ok(Ok(EmailConfirmation::Taken));
+                        }
+                        Err(e) => return Ok(Err(e)),
                     }
-                };
-                tx.commit()?;
-                Ok(Ok(confirmation))
-            })
-            .await?;
-        outcome
+                    delete_tokens(&tx, id, None, Some(&hash))?;
+                    EmailConfirmation::Changed {
+                        user: user(&tx, id)?,
+                        previous: before.email,
+                    }
+                }
+                _ if before.email != token.email => EmailConfirmation::Invalid,
+                _ => {
+                    tx.prepare_cached(
+                        "UPDATE users SET email_verified = 1, updated_at = ?2
+                             WHERE id = ?1 AND email_verified = 0",
+                    )?
+                    .execute(params![id, now])?;
+                    EmailConfirmation::Verified(user(&tx, id)?)
+                }
+            };
+            tx.commit()?;
+            Ok(Ok(confirmation))
+        })
+        .await?
     }
 
     pub(super) async fn remove_user(&self, user_id: &UserId) -> StoreResult<bool> {
