@@ -39,7 +39,10 @@ impl Application {
         let port = listener.local_addr()?.port();
 
         let settings = Arc::new(settings);
-        let state = web::Data::new(AppState::new(Arc::clone(&settings), Arc::clone(&store)));
+        let state = web::Data::new(
+            AppState::new(Arc::clone(&settings), Arc::clone(&store))
+                .context("the mail settings were refused")?,
+        );
         let keys = crate::auth::keys::start(&settings, &store, state.auth.tokens())
             .await
             .context("the JWT signing keys could not be loaded")?;

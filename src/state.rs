@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::auth::Auth;
+use crate::mail::{MailError, Mailer};
 use crate::settings::Settings;
 use crate::store::SharedStore;
 use crate::telemetry::metrics::Metrics;
@@ -16,13 +17,15 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(settings: Arc<Settings>, store: SharedStore) -> Self {
+    /// Fails only on a mail setting lettre refuses (`SMTP_URL`, `MAIL_FROM`).
+    pub fn new(settings: Arc<Settings>, store: SharedStore) -> Result<Self, MailError> {
         let metrics = Arc::new(Metrics::new());
-        Self {
-            auth: Auth::new(&settings, Arc::clone(&store), Arc::clone(&metrics)),
+        let mailer = Arc::new(Mailer::new(&settings, Arc::clone(&metrics))?);
+        Ok(Self {
+            auth: Auth::new(&settings, Arc::clone(&store), Arc::clone(&metrics), mailer),
             settings,
             store,
             metrics,
-        }
+        })
     }
 }

@@ -40,6 +40,19 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// A logged-in user's password, asked again, was wrong (the message
+    /// says which password).
+    #[error("wrong password")]
+    WrongPassword(&'static str),
+    /// REQUIRE_VERIFIED_EMAIL and the address is not verified.
+    #[error("email not verified")]
+    EmailNotVerified,
+    /// A reset, verification or email-change token that is unknown, used,
+    /// expired or superseded: one answer for all.
+    #[error("invalid account token")]
+    InvalidAccountToken,
+    #[error("email already verified")]
+    AlreadyVerified,
     /// No, or no valid, access token.
     #[error("unauthenticated: {0}")]
     Unauthenticated(&'static str),

@@ -24,6 +24,7 @@ use crate::settings::RateLimitSettings;
 use crate::store::{RateLimit, RateVerdict, SharedStore};
 
 /// One limit kept in the store, shared by every instance.
+#[derive(Clone)]
 pub struct SharedLimiter {
     store: SharedStore,
     /// Separates this limit's keys from the others' in the one table.
@@ -84,6 +85,10 @@ pub(super) struct Limits {
     pub login_per_ip: SharedLimiter,
     pub register_per_ip: SharedLimiter,
     pub refresh_per_ip: RefreshLimit,
+    /// The account flows (forgot, reset, verify, ...) per client IP.
+    pub accounts_per_ip: SharedLimiter,
+    /// Mails of the account flows per address per hour.
+    pub mails_per_address: SharedLimiter,
     /// Failed logins per (email, client network).
     login_failures: SharedLimiter,
     /// Failed logins per email across every network: the ceiling.
@@ -91,7 +96,7 @@ pub(super) struct Limits {
 }
 
 impl Limits {
-    pub fn new(store: &SharedStore, rl: &RateLimitSettings) -> Self {
+    pub fn new(store: &SharedStore, rl: &RateLimitSettings, mails_per_hour: u32) -> Self {
         let shared =
             |name, per_window| SharedLimiter::new(store.clone(), name, per_window, rl.window);
         Self {
@@ -102,6 +107,13 @@ impl Limits {
             } else {
                 RefreshLimit::Local(RateLimiter::new(rl.per_ip, rl.window, rl.max_keys))
             },
+            accounts_per_ip: shared("accounts-ip", rl.per_ip),
+            mails_per_address: SharedLimiter::new(
+                store.clone(),
+                "mails-address",
+                mails_per_hour,
+                Duration::from_secs(3600),
+            ),
             login_failures: shared("login-failures", rl.login_failures),
             login_failures_per_email: shared("login-failures-email", rl.login_failures_per_email),
         }

@@ -2,6 +2,7 @@
 //! model, logout and session management. No HTTP here: the handlers in
 //! `http/` call these and shape the responses.
 
+mod account;
 mod error;
 pub mod keys;
 mod limits;
@@ -27,6 +28,7 @@ use rate_limit::RateLimiter;
 use tokens::{Signed, TokenService};
 use tracing::Instrument;
 
+pub use account::PasswordChanged;
 pub use error::{ApiError, ApiResult, BoxError, FieldError};
 pub use session::Refreshed;
 
@@ -56,12 +58,40 @@ pub struct Auth {
     grace_period: Duration,
     /// No session outlives this, however often it is refreshed.
     max_session_lifetime: Duration,
+    /// Refuse the login of an unverified address (`REQUIRE_VERIFIED_EMAIL`).
+    require_verified_email: bool,
+    /// The account flows' mail and tokens.
+    mailing: Arc<account::Mailing>,
 }
 
 impl Auth {
-    pub fn new(settings: &Settings, store: SharedStore, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        settings: &Settings,
+        store: SharedStore,
+        metrics: Arc<Metrics>,
+        mailer: Arc<crate::mail::Mailer>,
+    ) -> Self {
+        let limits = Limits::new(
+            &store,
+            &settings.rate_limit,
+            settings.accounts.mails_per_hour,
+        );
+        let mailing = Arc::new(account::Mailing::new(
+            Arc::clone(&store),
+            mailer,
+            crate::mail::Templates::new(
+                settings.frontend_url(),
+                settings.accounts.password_reset_ttl,
+                settings.accounts.email_verification_ttl,
+            ),
+            limits.mails_per_address.clone(),
+            settings.accounts.password_reset_ttl,
+            settings.accounts.email_verification_ttl,
+        ));
         Self {
-            limits: Limits::new(&store, &settings.rate_limit),
+            limits,
+            mailing,
+            require_verified_email: settings.accounts.require_verified_email,
             store,
             tokens: TokenService::new(&settings.jwt),
             hasher: Arc::new(PasswordHasher::new(
@@ -100,6 +130,7 @@ impl Auth {
             name: registration.name,
             email: registration.email,
             profile_picture: None,
+            email_verified: false,
             created_at: now,
             updated_at: now,
         };
@@ -111,6 +142,7 @@ impl Auth {
         };
         self.store.create_user(&new).await?;
         self.audit(AuthEvent::Registered, Some(&new.user.id), None, client);
+        self.after_registration(&new.user).await;
         Ok((new.user, new.report_setting))
     }
 
@@ -135,47 +167,16 @@ impl Auth {
             AuthEvent::LoginRateLimited,
         )
         .await?;
-        // Reserve this attempt's failure first: of simultaneous guesses,
-        // only as many as the limit allows get to bcrypt.
-        let reservation = match self.limits.reserve_failure(&email, client).await {
-            Ok(reservation) => reservation,
-            Err(e) => {
-                if let ApiError::RateLimited { .. } = e {
-                    self.audit(AuthEvent::LoginRateLimited, None, None, client);
-                }
-                return Err(e);
-            }
-        };
-        // Shed a login the bcrypt pool cannot take before any other work
-        // (store read, ...) is spent on it. Same answer whoever the email is.
-        self.admit_login().await?;
-        let credentials = self.store.find_credentials_by_email(&email).await?;
-        // Passwords over bcrypt's limit can match nothing that registration
-        // accepted; verify against the dummy hash to keep the timing.
-        let usable = password.len() <= Password::MAX_BYTES;
-        let hash = credentials
-            .as_ref()
-            .filter(|_| usable)
-            .map(|c| c.password_hash.as_str());
-        let matches = self.hasher.verify(password, hash).await.map_err(|e| {
-            if matches!(e, HashError::Overloaded { .. }) {
-                self.metrics.count(AuthEvent::LoginShed);
-            }
-            hash_error(e)
-        })?;
-        let credentials = match credentials {
-            Some(c) if matches => c,
-            other => {
-                // The reserved failure stands.
-                reservation.keep();
-                let known = other.as_ref().map(|c| &c.user.id);
-                self.audit(AuthEvent::LoginFailed, known, None, client);
-                return Err(ApiError::InvalidCredentials);
-            }
-        };
-        drop(reservation);
-        if self.hasher.needs_rehash(&credentials.password_hash) {
-            self.rehash(&credentials, password);
+        let credentials = self.check_password(client, &email, password).await?;
+        if self.require_verified_email && !credentials.user.email_verified {
+            // Only now, with the password checked: a guesser learns nothing.
+            self.audit(
+                AuthEvent::LoginFailed,
+                Some(&credentials.user.id),
+                None,
+                client,
+            );
+            return Err(ApiError::EmailNotVerified);
         }
         let user = credentials.user;
         let report_setting =
@@ -220,6 +221,61 @@ impl Auth {
             access,
             refresh,
         })
+    }
+
+    /// Checks `password` for `email`, as a login does: a failure is
+    /// reserved first against the email's limits (of simultaneous guesses,
+    /// only as many as the limits allow get to bcrypt) and kept if the
+    /// password is wrong; unknown emails and wrong passwords are
+    /// indistinguishable (same error, same bcrypt work). A matching hash of
+    /// another cost is replaced in the background.
+    async fn check_password(
+        &self,
+        client: &ClientInfo,
+        email: &EmailAddress,
+        password: &str,
+    ) -> ApiResult<UserCredentials> {
+        let reservation = match self.limits.reserve_failure(email, client).await {
+            Ok(reservation) => reservation,
+            Err(e) => {
+                if let ApiError::RateLimited { .. } = e {
+                    self.audit(AuthEvent::LoginRateLimited, None, None, client);
+                }
+                return Err(e);
+            }
+        };
+        // Shed a check the bcrypt pool cannot take before any other work
+        // (store read, ...) is spent on it. Same answer whoever the email is.
+        self.admit_login().await?;
+        let credentials = self.store.find_credentials_by_email(email).await?;
+        // Passwords over bcrypt's limit can match nothing that registration
+        // accepted; verify against the dummy hash to keep the timing.
+        let usable = password.len() <= Password::MAX_BYTES;
+        let hash = credentials
+            .as_ref()
+            .filter(|_| usable)
+            .map(|c| c.password_hash.as_str());
+        let matches = self.hasher.verify(password, hash).await.map_err(|e| {
+            if matches!(e, HashError::Overloaded { .. }) {
+                self.metrics.count(AuthEvent::LoginShed);
+            }
+            hash_error(e)
+        })?;
+        let credentials = match credentials {
+            Some(c) if matches => c,
+            other => {
+                // The reserved failure stands.
+                reservation.keep();
+                let known = other.as_ref().map(|c| &c.user.id);
+                self.audit(AuthEvent::LoginFailed, known, None, client);
+                return Err(ApiError::InvalidCredentials);
+            }
+        };
+        drop(reservation);
+        if self.hasher.needs_rehash(&credentials.password_hash) {
+            self.rehash(&credentials, password);
+        }
+        Ok(credentials)
     }
 
     /// Whether a login would be admitted to the bcrypt pool now; if not,

@@ -93,23 +93,7 @@ impl Auth {
             }
 
             if session.current_jti == presented.jti {
-                let rotation = Rotation {
-                    session_id: session.id.clone(),
-                    expected_jti: presented.jti.clone(),
-                    new_jti: TokenId::generate(),
-                    now,
-                    new_expires_at: self.session_expiry(session.created_at, now)?,
-                };
-                if self.store.rotate_session(&rotation).await? {
-                    let rotated = Session {
-                        previous_jti: Some(rotation.expected_jti),
-                        rotated_at: Some(now),
-                        current_jti: rotation.new_jti,
-                        current_issued_at: now,
-                        last_used_at: now,
-                        expires_at: rotation.new_expires_at,
-                        ..session
-                    };
+                if let Some(rotated) = self.rotate(&session, now).await? {
                     self.audit(
                         AuthEvent::Refreshed,
                         Some(&rotated.user_id),
@@ -140,6 +124,35 @@ impl Auth {
             return Err(refused("refresh token reuse detected"));
         }
         Err(refused("refresh lost too many races"))
+    }
+
+    /// Replaces the session's current refresh token by a new one (the
+    /// compare-and-swap on its current `jti`): the rotated session, or
+    /// `None` when another request rotated it first.
+    pub(super) async fn rotate(
+        &self,
+        session: &Session,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> ApiResult<Option<Session>> {
+        let rotation = Rotation {
+            session_id: session.id.clone(),
+            expected_jti: session.current_jti.clone(),
+            new_jti: TokenId::generate(),
+            now,
+            new_expires_at: self.session_expiry(session.created_at, now)?,
+        };
+        if !self.store.rotate_session(&rotation).await? {
+            return Ok(None);
+        }
+        Ok(Some(Session {
+            previous_jti: Some(rotation.expected_jti),
+            rotated_at: Some(now),
+            current_jti: rotation.new_jti,
+            current_issued_at: now,
+            last_used_at: now,
+            expires_at: rotation.new_expires_at,
+            ..session.clone()
+        }))
     }
 
     /// When a refresh token issued at `now` for a session opened at
@@ -175,7 +188,7 @@ impl Auth {
         !self.grace_period.is_zero() && previous == jti && now - rotated_at <= grace
     }
 
-    fn sign_pair(
+    pub(super) fn sign_pair(
         &self,
         session: &Session,
         now: chrono::DateTime<chrono::Utc>,

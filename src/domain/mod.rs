@@ -3,6 +3,7 @@
 //! Request bodies are parsed into these newtypes at the edge; the rest of the
 //! service (auth rules, stores) only ever sees valid values.
 
+mod account;
 mod client;
 mod email;
 mod ids;
@@ -12,6 +13,7 @@ mod report;
 mod session;
 mod user;
 
+pub use account::{AccountToken, AccountTokenSecret, TokenHash, TokenPurpose};
 pub use client::ClientInfo;
 pub use email::EmailAddress;
 pub use ids::{ReportSettingId, SessionId, TokenId, UserId};

@@ -9,6 +9,9 @@ pub struct User {
     pub name: UserName,
     pub email: EmailAddress,
     pub profile_picture: Option<String>,
+    /// Whether the user proved to read `email` (a verification link, or a
+    /// password reset sent there).
+    pub email_verified: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -30,6 +30,10 @@ fn public_message(e: &ApiError) -> String {
         ApiError::UnsupportedMediaType => "Content-Type must be application/json".into(),
         ApiError::PayloadTooLarge => "Request body is too large".into(),
         ApiError::InvalidCredentials => "Invalid email or password".into(),
+        ApiError::WrongPassword(message) => (*message).into(),
+        ApiError::EmailNotVerified => "Email not verified".into(),
+        ApiError::InvalidAccountToken => "Invalid or expired token".into(),
+        ApiError::AlreadyVerified => "Email is already verified".into(),
         ApiError::Unauthenticated(_) => "Authentication required".into(),
         ApiError::RefreshRefused(_) => "Session expired, please log in again".into(),
         ApiError::Forbidden(why) => format!("Forbidden: {why}"),
@@ -57,13 +61,17 @@ fn field_errors(e: &ApiError) -> Option<Vec<FieldError>> {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::Validation(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Validation(_)
+            | ApiError::BadRequest(_)
+            | ApiError::InvalidAccountToken
+            | ApiError::AlreadyVerified => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::InvalidCredentials
+            | ApiError::WrongPassword(_)
             | ApiError::Unauthenticated(_)
             | ApiError::RefreshRefused(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::EmailNotVerified => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::EmailTaken => StatusCode::CONFLICT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,

@@ -264,6 +264,51 @@ pub(super) fn optional_secret<'de, D: Deserializer<'de>>(
     Ok(optional(d)?.map(SecretString::from))
 }
 
+/// An SMTP server URL where empty means unset: `smtp://` or `smtps://`
+/// with a host. A secret (it may hold credentials): errors never echo it.
+pub(super) fn optional_smtp_url<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<SecretString>, D::Error> {
+    let Some(raw) = optional(d)? else {
+        return Ok(None);
+    };
+    let well_formed = url::Url::parse(&raw)
+        .is_ok_and(|u| matches!(u.scheme(), "smtp" | "smtps") && u.host().is_some());
+    if !well_formed {
+        return Err(de::Error::custom(
+            "must be smtp://host[:port] or smtps://host[:port] (credentials as user:password@host)",
+        ));
+    }
+    Ok(Some(SecretString::from(raw)))
+}
+
+/// A mail transport where empty means unset.
+pub(super) fn optional_mail_transport<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<super::sections::MailTransport>, D::Error> {
+    optional(d)?
+        .map(|raw| raw.parse().map_err(de::Error::custom))
+        .transpose()
+}
+
+/// An http(s) URL where empty means unset; no query or fragment (links
+/// append their own query).
+pub(super) fn optional_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<url::Url>, D::Error> {
+    let Some(raw) = optional(d)? else {
+        return Ok(None);
+    };
+    let url = url::Url::parse(&raw).map_err(|e| de::Error::custom(format!("{raw:?}: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(de::Error::custom(format!("{raw:?} is not an http(s) URL")));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(de::Error::custom(format!(
+            "{raw:?} must have no query, fragment or credentials"
+        )));
+    }
+    Ok(Some(url))
+}
+
 /// A file path where empty means unset.
 pub(super) fn optional_path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
     Ok(optional(d)?.map(PathBuf::from))

@@ -22,8 +22,9 @@ use serde::Deserialize;
 
 pub use origin::Origin;
 pub use sections::{
-    CookieSettings, CorsSettings, JwtAlgorithm, JwtSettings, LogFormat, LogSettings,
-    PasswordSettings, RateLimitSettings, SameSite, ServerSettings, StoreSettings,
+    AccountSettings, CookieSettings, CorsSettings, JwtAlgorithm, JwtSettings, LogFormat,
+    LogSettings, MailSettings, MailTransport, PasswordSettings, RateLimitSettings, SameSite,
+    ServerSettings, StoreSettings,
 };
 
 /// The environment variables the contract names, and the setting each one sets.
@@ -65,6 +66,15 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
         "rate_limit.shared_refresh_limit",
     ),
     ("TRUSTED_PROXIES", "rate_limit.trusted_proxies"),
+    ("SMTP_URL", "mail.smtp_url"),
+    ("MAIL_TRANSPORT", "mail.transport"),
+    ("MAIL_FROM", "mail.from"),
+    ("FRONTEND_URL", "mail.frontend_url"),
+    ("MAIL_SEND_TIMEOUT", "mail.send_timeout"),
+    ("REQUIRE_VERIFIED_EMAIL", "accounts.require_verified_email"),
+    ("PASSWORD_RESET_TTL", "accounts.password_reset_ttl"),
+    ("EMAIL_VERIFICATION_TTL", "accounts.email_verification_ttl"),
+    ("RATE_LIMIT_MAILS_PER_HOUR", "accounts.mails_per_hour"),
     ("LOG_FORMAT", "log.format"),
     ("RUST_LOG", "log.filter"),
 ];
@@ -176,6 +186,8 @@ pub struct Settings {
     pub store: StoreSettings,
     pub passwords: PasswordSettings,
     pub rate_limit: RateLimitSettings,
+    pub mail: MailSettings,
+    pub accounts: AccountSettings,
     pub log: LogSettings,
 }
 
@@ -189,6 +201,8 @@ struct Sections {
     store: StoreSettings,
     passwords: PasswordSettings,
     rate_limit: RateLimitSettings,
+    mail: MailSettings,
+    accounts: AccountSettings,
     log: LogSettings,
 }
 
@@ -226,9 +240,20 @@ impl Settings {
             store: sections.store,
             passwords: sections.passwords,
             rate_limit: sections.rate_limit,
+            mail: sections.mail,
+            accounts: sections.accounts,
             log: sections.log,
         }
         .checked()
+    }
+
+    /// Where the links in mails point: `FRONTEND_URL`, else the first
+    /// frontend origin.
+    pub fn frontend_url(&self) -> url::Url {
+        self.mail.frontend_url.clone().unwrap_or_else(|| {
+            url::Url::parse(self.cors.frontend_origins[0].as_str())
+                .expect("an origin is a valid URL")
+        })
     }
 
     /// The rules between values and those of the profile.
@@ -239,6 +264,8 @@ impl Settings {
         self.passwords.check(self.profile)?;
         self.store.check()?;
         self.rate_limit.check()?;
+        self.mail.check(self.profile)?;
+        self.accounts.check()?;
         self.check_development_secrets_stay_local()?;
         Ok(self)
     }
@@ -352,6 +379,7 @@ mod tests {
         let mut all = vec![
             ("APP_ENV", "production"),
             ("FRONTEND_ORIGIN", "https://app.example.com"),
+            ("SMTP_URL", "smtp://mail.example.com:587?tls=required"),
         ];
         all.extend_from_slice(&OWN_SECRETS);
         all.extend_from_slice(vars);
@@ -981,6 +1009,91 @@ mod tests {
             .map(|s| s.expose_secret().to_owned())
             .as_deref(),
             Some("an-older-access-secret-long-enough-000")
+        );
+    }
+
+    #[test]
+    fn mail_needs_a_server_in_production_unless_console_is_named() {
+        let local = load(&[]).unwrap();
+        assert_eq!(local.mail.effective_transport(), MailTransport::Console);
+        assert_eq!(local.frontend_url().as_str(), "http://localhost:5173/");
+        assert_eq!(
+            local.accounts.password_reset_ttl,
+            Duration::from_secs(30 * 60)
+        );
+        assert_eq!(
+            local.accounts.email_verification_ttl,
+            Duration::from_secs(DAY)
+        );
+        assert!(!local.accounts.require_verified_email);
+
+        let mut no_smtp: HashMap<String, String> = [
+            ("APP_ENV", "production"),
+            ("FRONTEND_ORIGIN", "https://app.example.com"),
+        ]
+        .iter()
+        .chain(OWN_SECRETS.iter())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        refused_naming(Settings::load_from(&config_dir(), &no_smtp), "SMTP_URL");
+        no_smtp.insert("MAIL_TRANSPORT".into(), "console".into());
+        let console = Settings::load_from(&config_dir(), &no_smtp).unwrap();
+        assert_eq!(console.mail.effective_transport(), MailTransport::Console);
+
+        let smtp = production(&[]).unwrap();
+        assert_eq!(smtp.mail.effective_transport(), MailTransport::Smtp);
+        refused_naming(load(&[("MAIL_TRANSPORT", "smtp")]), "SMTP_URL");
+        refused_naming(
+            load(&[("MAIL_TRANSPORT", "carrier-pigeon")]),
+            "MAIL_TRANSPORT",
+        );
+        // The URL is a secret: a refusal never echoes it.
+        let debug = format!("{:?}", smtp.mail);
+        assert!(!debug.contains("mail.example.com"), "{debug}");
+    }
+
+    #[test]
+    fn links_point_at_an_http_url_without_query_or_credentials() {
+        let s = load(&[("FRONTEND_URL", "https://app.example.com/spa")]).unwrap();
+        assert_eq!(s.frontend_url().as_str(), "https://app.example.com/spa");
+        for bad in [
+            "javascript:alert(1)",
+            "ftp://app.example.com",
+            "https://app.example.com/?next=evil",
+            "https://app.example.com/#x",
+            "https://user:pw@app.example.com",
+            "not a url",
+        ] {
+            refused_naming(load(&[("FRONTEND_URL", bad)]), "FRONTEND_URL");
+        }
+    }
+
+    #[test]
+    fn account_link_lifetimes_and_the_mail_limit_are_bounded() {
+        refused_naming(load(&[("PASSWORD_RESET_TTL", "2d")]), "PASSWORD_RESET_TTL");
+        refused_naming(load(&[("PASSWORD_RESET_TTL", "0s")]), "PASSWORD_RESET_TTL");
+        refused_naming(
+            load(&[("EMAIL_VERIFICATION_TTL", "31d")]),
+            "EMAIL_VERIFICATION_TTL",
+        );
+        refused_naming(
+            load(&[("RATE_LIMIT_MAILS_PER_HOUR", "0")]),
+            "RATE_LIMIT_MAILS_PER_HOUR",
+        );
+        refused_naming(
+            load(&[("RATE_LIMIT_MAILS_PER_HOUR", "-1")]),
+            "RATE_LIMIT_MAILS_PER_HOUR",
+        );
+        refused_naming(load(&[("MAIL_SEND_TIMEOUT", "1h")]), "MAIL_SEND_TIMEOUT");
+        refused_naming(
+            load(&[("REQUIRE_VERIFIED_EMAIL", "maybe")]),
+            "REQUIRE_VERIFIED_EMAIL",
+        );
+        assert!(
+            load(&[("REQUIRE_VERIFIED_EMAIL", "true")])
+                .unwrap()
+                .accounts
+                .require_verified_email
         );
     }
 }

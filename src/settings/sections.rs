@@ -616,3 +616,132 @@ mod tests {
         }
     }
 }
+
+/// How mail leaves the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum MailTransport {
+    /// Through the SMTP server of `mail.smtp_url`.
+    Smtp,
+    /// Logged (recipient, subject, link), never sent: development only,
+    /// unless production asks for it by name.
+    Console,
+}
+
+impl FromStr for MailTransport {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "smtp" => Ok(MailTransport::Smtp),
+            "console" => Ok(MailTransport::Console),
+            _ => Err(format!("{raw:?} is not smtp or console")),
+        }
+    }
+}
+
+impl TryFrom<String> for MailTransport {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        raw.parse()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    /// `MAIL_TRANSPORT`; unset: SMTP when `smtp_url` is set, else the
+    /// console (which production refuses unless named).
+    #[serde(default, deserialize_with = "de::optional_mail_transport")]
+    pub transport: Option<MailTransport>,
+    /// `SMTP_URL`: `smtp://host:port` (plain; add `?tls=required` for
+    /// STARTTLS), `smtps://host:465` (TLS), with `user:password@` for
+    /// credentials. A secret: never logged.
+    #[serde(default, deserialize_with = "de::optional_smtp_url")]
+    pub smtp_url: Option<SecretString>,
+    /// `MAIL_FROM`: `Name <address>` or an address.
+    #[serde(deserialize_with = "de::non_empty")]
+    pub from: String,
+    /// `FRONTEND_URL`: where the links in mails point (the SPA serves
+    /// `/reset-password` and `/verify-email`); unset: the first frontend
+    /// origin.
+    #[serde(default, deserialize_with = "de::optional_url")]
+    pub frontend_url: Option<url::Url>,
+    /// `MAIL_SEND_TIMEOUT`: a mail not handed to the server within this is
+    /// given up (logged and counted); requests never wait for it.
+    #[serde(deserialize_with = "de::nonzero_duration")]
+    pub send_timeout: Duration,
+}
+
+/// The most a mail may take before it is given up.
+const MAX_SEND_TIMEOUT: Duration = Duration::from_secs(120);
+
+impl MailSettings {
+    /// The transport in effect.
+    pub fn effective_transport(&self) -> MailTransport {
+        match (self.transport, &self.smtp_url) {
+            (Some(t), _) => t,
+            (None, Some(_)) => MailTransport::Smtp,
+            (None, None) => MailTransport::Console,
+        }
+    }
+
+    pub(super) fn check(&self, profile: Profile) -> Result<(), SettingsError> {
+        at_most("mail.send_timeout", self.send_timeout, MAX_SEND_TIMEOUT)?;
+        match (self.effective_transport(), &self.smtp_url) {
+            (MailTransport::Smtp, None) => Err(invalid(
+                "mail.smtp_url",
+                "MAIL_TRANSPORT=smtp needs SMTP_URL (e.g. smtps://user:password@smtp.example.com)",
+            )),
+            (MailTransport::Console, _)
+                if profile == Profile::Production && self.transport.is_none() =>
+            {
+                Err(invalid(
+                    "mail.smtp_url",
+                    "production sends password-reset and verification mail: set SMTP_URL, or \
+                     MAIL_TRANSPORT=console to only log them",
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountSettings {
+    /// `REQUIRE_VERIFIED_EMAIL`: refuse (403) the login of an unverified
+    /// user, after the password was checked.
+    pub require_verified_email: bool,
+    /// `PASSWORD_RESET_TTL`: how long a reset link works.
+    #[serde(deserialize_with = "de::nonzero_duration")]
+    pub password_reset_ttl: Duration,
+    /// `EMAIL_VERIFICATION_TTL`: how long a verification or email-change
+    /// link works.
+    #[serde(deserialize_with = "de::nonzero_duration")]
+    pub email_verification_ttl: Duration,
+    /// `RATE_LIMIT_MAILS_PER_HOUR`: mails of the account flows per address
+    /// per hour (resets, verifications, email changes).
+    #[serde(deserialize_with = "de::positive")]
+    pub mails_per_hour: u32,
+}
+
+/// Links that stay valid longer are a standing risk in a mailbox.
+const MAX_RESET_TTL: Duration = Duration::from_secs(24 * 3600);
+const MAX_VERIFICATION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+impl AccountSettings {
+    pub(super) fn check(&self) -> Result<(), SettingsError> {
+        at_most(
+            "accounts.password_reset_ttl",
+            self.password_reset_ttl,
+            MAX_RESET_TTL,
+        )?;
+        at_most(
+            "accounts.email_verification_ttl",
+            self.email_verification_ttl,
+            MAX_VERIFICATION_TTL,
+        )
+    }
+}

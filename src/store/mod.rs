@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    EmailAddress, NewUser, ReportSetting, ReportSettingPatch, Session, SessionId, TokenId, User,
-    UserCredentials, UserId,
+    AccountToken, EmailAddress, NewUser, ReportSetting, ReportSettingPatch, Session, SessionId,
+    TokenHash, TokenId, TokenPurpose, User, UserCredentials, UserId,
 };
 
 pub mod mongo;
@@ -93,6 +93,35 @@ pub struct Rotation {
     pub new_jti: TokenId,
     pub now: DateTime<Utc>,
     pub new_expires_at: DateTime<Utc>,
+}
+
+/// A password change by the logged-in user: `new_hash` replaces
+/// `expected_hash` only if that is still the user's hash.
+#[derive(Debug, Clone)]
+pub struct PasswordChange {
+    pub user_id: UserId,
+    pub expected_hash: String,
+    pub new_hash: String,
+    /// The caller's session, which stays (it is rotated by the caller);
+    /// every other session of the user is revoked.
+    pub keep_session: SessionId,
+    pub now: DateTime<Utc>,
+}
+
+/// What using an email link did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmailConfirmation {
+    /// A verification link: the account's address is now verified.
+    Verified(User),
+    /// An email-change link: the account now has the new (verified) address.
+    Changed { user: User, previous: EmailAddress },
+    /// No live token of an email purpose has this hash (unknown, used,
+    /// expired, superseded), or the address it verifies is no longer the
+    /// account's.
+    Invalid,
+    /// The new address of an email change belongs to another account by
+    /// now; nothing changed and the token stays usable.
+    Taken,
 }
 
 #[async_trait]
@@ -212,6 +241,56 @@ pub trait Store: Send + Sync + 'static {
     /// behave like absent ones. Backends that expire records on their own
     /// (MongoDB's TTL index) may report fewer.
     async fn purge_rate_limits(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+
+    /// Stores a one-time account token. Any other token of the same user
+    /// and purpose is deleted in the same step: only the newest is valid.
+    async fn issue_account_token(&self, token: &AccountToken) -> StoreResult<()>;
+
+    /// The token with this hash and purpose if it is live at `now` (not
+    /// used, not expired); it is not consumed.
+    async fn find_account_token(
+        &self,
+        hash: &TokenHash,
+        purpose: TokenPurpose,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<AccountToken>>;
+
+    /// Replaces the password hash (compare-and-swap on `expected_hash`),
+    /// revokes every session of the user but `keep_session` and deletes the
+    /// user's password-reset tokens, all at once. False, with nothing
+    /// changed, when the hash is no longer `expected_hash`.
+    async fn change_password(&self, change: &PasswordChange) -> StoreResult<bool>;
+
+    /// Uses a password-reset token: if it is live at `now`, it is marked
+    /// used and, in the same step, the user's password hash becomes
+    /// `new_hash`, the address the reset went to is marked verified (if it
+    /// is still the account's), every session is revoked and every other
+    /// reset token deleted. `None`, with nothing changed, for any token that
+    /// is not live. Of two uses of one token, exactly one succeeds.
+    async fn reset_password(
+        &self,
+        hash: &TokenHash,
+        new_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<UserId>>;
+
+    /// Uses an email-verification or email-change token (single use, as
+    /// `reset_password`). An email change also deletes the user's other
+    /// account tokens (links sent to the old address die).
+    async fn confirm_email(
+        &self,
+        hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> StoreResult<EmailConfirmation>;
+
+    /// Deletes the user with its report setting, sessions and account
+    /// tokens: nothing of it stays reachable (a refresh token of a deleted
+    /// user finds no session). False when there was no such user.
+    async fn delete_user(&self, user_id: &UserId) -> StoreResult<bool>;
+
+    /// Deletes account tokens that expired or were used at or before
+    /// `cutoff`; returns how many (TTL-expiring backends may report fewer).
+    async fn purge_account_tokens(&self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
 
     /// Every signing key (JWT access tokens under EdDSA), oldest generation
     /// first.

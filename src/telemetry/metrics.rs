@@ -29,6 +29,14 @@ pub enum AuthEvent {
     LogoutAll,
     SessionRevoked,
     CsrfRefused,
+    PasswordChanged,
+    PasswordResetRequested,
+    PasswordReset,
+    EmailVerificationSent,
+    EmailVerified,
+    EmailChangeRequested,
+    EmailChanged,
+    AccountDeleted,
 }
 
 impl AuthEvent {
@@ -63,6 +71,12 @@ struct LatencyLabels {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct MailLabels {
+    kind: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct BackendLabels {
     backend: String,
 }
@@ -72,6 +86,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<LatencyLabels, Histogram>,
     events: Family<EventLabels, Counter>,
+    mail: Family<MailLabels, Counter>,
     store_up: Family<BackendLabels, Gauge>,
     registration_mode: Family<ModeLabels, Gauge>,
 }
@@ -107,6 +122,12 @@ impl Metrics {
             "Authentication events (logins, refreshes, reuse detections, revocations...)",
             events.clone(),
         );
+        let mail = Family::<MailLabels, Counter>::default();
+        registry.register(
+            "mail_sent",
+            "Mails of the account flows by kind and outcome (sent, logged by the console transport, failed, timed_out)",
+            mail.clone(),
+        );
         let store_up = Family::<BackendLabels, Gauge>::default();
         registry.register(
             "store_up",
@@ -124,6 +145,7 @@ impl Metrics {
             requests,
             latency,
             events,
+            mail,
             store_up,
             registration_mode,
         }
@@ -152,6 +174,12 @@ impl Metrics {
 
     pub fn count(&self, event: AuthEvent) {
         self.events.get_or_create(&EventLabels { event }).inc();
+    }
+
+    /// Counts a mail; both labels come from fixed enums (`mail::MailKind`,
+    /// `mail::MailOutcome`).
+    pub fn count_mail(&self, kind: &'static str, outcome: &'static str) {
+        self.mail.get_or_create(&MailLabels { kind, outcome }).inc();
     }
 
     pub fn event_count(&self, event: AuthEvent) -> u64 {

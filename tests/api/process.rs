@@ -394,6 +394,8 @@ async fn graceful_stop(signal: libc::c_int, name: &str) {
 async fn production_profile_logs_json_and_hides_the_docs() {
     let mut server = Server::start(&[
         ("APP_ENV", "production"),
+        // Production refuses to start without a mail server unless told.
+        ("MAIL_TRANSPORT", "console"),
         // The profile's own format (json), not the test's.
         ("LOG_FORMAT", ""),
         ("BCRYPT_COST", "10"),

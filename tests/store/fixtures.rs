@@ -38,6 +38,7 @@ pub fn new_user(raw_email: &str) -> NewUser {
             name: UserName::parse("Ada Lovelace").expect("a valid name"),
             email: email(raw_email),
             profile_picture: None,
+            email_verified: false,
             created_at: at,
             updated_at: at,
         },

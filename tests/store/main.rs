@@ -12,6 +12,7 @@
 //! `cargo test --test store sqlite::sessions`, `-- --list`, `-- --exact
 //! mongodb-replset::users::ping_and_backend_name` work as with libtest.
 
+mod accounts;
 mod backends;
 mod faults;
 mod fixtures;
@@ -74,5 +75,14 @@ fn main() {
         keys::a_taken_generation_or_kid_is_refused,
         keys::racing_inserts_of_one_generation_have_one_winner,
         keys::the_key_manager_makes_one_key_and_rotates,
+        accounts::tokens_are_found_live_by_hash_and_purpose_only,
+        accounts::only_the_newest_token_of_a_purpose_is_valid,
+        accounts::a_reset_token_is_single_use_even_when_used_twice_at_once,
+        accounts::a_reset_sets_the_password_verifies_the_address_and_ends_every_session,
+        accounts::a_password_change_keeps_the_callers_session_only,
+        accounts::a_verification_link_verifies_the_address_it_was_sent_to,
+        accounts::an_email_change_applies_when_its_link_is_used_unless_taken,
+        accounts::deleting_a_user_leaves_nothing_and_frees_the_email,
+        accounts::used_and_expired_tokens_are_purged,
     ]);
 }

@@ -12,6 +12,7 @@
 //! still verifies the tokens it signed while new ones use the current one.
 
 mod provider;
+mod verified;
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
@@ -29,6 +30,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{Session, SessionId, TokenId, UserId};
 use crate::settings::{JwtAlgorithm, JwtSettings};
+
+use verified::Verified;
 
 pub use provider::ED25519_PUBLIC_KEY_LEN;
 
@@ -222,7 +225,10 @@ struct Ed25519Keys {
 
 /// A handle on the token service's Ed25519 keys.
 #[derive(Clone)]
-pub struct KeySlot(Arc<RwLock<Arc<Ed25519Keys>>>);
+pub struct KeySlot {
+    keys: Arc<RwLock<Arc<Ed25519Keys>>>,
+    verified: Arc<Verified>,
+}
 
 impl KeySlot {
     /// Replaces the Ed25519 keys, all at once. A signing key that is not a
@@ -257,10 +263,12 @@ impl KeySlot {
             verifying,
             published,
         });
-        match self.0.write() {
+        match self.keys.write() {
             Ok(mut slot) => *slot = keys,
             Err(poisoned) => *poisoned.into_inner() = keys,
         }
+        // Tokens verified under the old set answer again under the new one.
+        self.verified.clear();
         Ok(())
     }
 }
@@ -274,6 +282,8 @@ pub struct TokenService {
     access: HmacKeys,
     refresh: HmacKeys,
     ed25519: Arc<RwLock<Arc<Ed25519Keys>>>,
+    /// Access tokens already verified (checked `exp` only).
+    verified: Arc<Verified>,
     on_unknown_kid: OnceLock<UnknownKidHook>,
     /// Per algorithm, with and without the `exp` check, built once.
     validations: [[Validation; 2]; 2],
@@ -311,6 +321,7 @@ impl TokenService {
                 settings.refresh_secret_previous.as_ref(),
             ),
             ed25519: Arc::default(),
+            verified: Arc::new(Verified::new(verified::CAPACITY, settings.leeway)),
             on_unknown_kid: OnceLock::new(),
             validations: [both(Algorithm::HS256), both(Algorithm::EdDSA)],
             issuer: settings.issuer.clone(),
@@ -328,7 +339,10 @@ impl TokenService {
     /// Where the Ed25519 keys live: the key manager installs new ones
     /// through it while the service runs.
     pub fn key_slot(&self) -> KeySlot {
-        KeySlot(Arc::clone(&self.ed25519))
+        KeySlot {
+            keys: Arc::clone(&self.ed25519),
+            verified: Arc::clone(&self.verified),
+        }
     }
 
     /// The public keys that may have signed a live access token (empty
@@ -397,8 +411,24 @@ impl TokenService {
         )
     }
 
+    /// Verifies an access token, or finds it among those already verified
+    /// (the same bytes, not yet expired).
     pub fn verify_access(&self, token: &str) -> Result<AccessToken, TokenError> {
-        self.access_with(token, Expiry::Checked)
+        self.verify_access_at(token, Utc::now())
+    }
+
+    /// `verify_access` with the clock of the cache's expiry check given.
+    fn verify_access_at(&self, token: &str, now: DateTime<Utc>) -> Result<AccessToken, TokenError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::Invalid);
+        }
+        let digest = Verified::digest(token);
+        if let Some(verdict) = self.verified.get(&digest, now) {
+            return verdict;
+        }
+        let verified = self.access_with(token, Expiry::Checked)?;
+        self.verified.insert(digest, verified.clone());
+        Ok(verified)
     }
 
     /// Like `verify_access` but accepts an expired token (logout uses it).
@@ -484,7 +514,7 @@ impl TokenService {
 
     fn verify(&self, kind: Kind, token: &str, expiry: Expiry) -> Result<Claims, TokenError> {
         // Real tokens are a few hundred bytes; refuse to parse anything huge.
-        if token.len() > 4096 {
+        if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Invalid);
         }
         let header = decode_header(token).map_err(|_| TokenError::Invalid)?;
@@ -523,6 +553,9 @@ impl TokenService {
         Ok(claims)
     }
 }
+
+/// Real tokens are a few hundred bytes; anything longer is refused unread.
+const MAX_TOKEN_LEN: usize = 4096;
 
 fn seconds(ts: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(ts, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
@@ -1027,6 +1060,61 @@ mod tests {
             .issue_access(&UserId::generate(), &SessionId::generate(), Utc::now())
             .unwrap()
             .token;
+        let (next, next_public) = ed25519_key();
+        tokens
+            .key_slot()
+            .install(Ed25519KeySet {
+                signing: Some(next),
+                published: vec![next_public],
+            })
+            .unwrap();
+        assert_eq!(tokens.verify_access(&token), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn a_verified_token_is_remembered_only_byte_for_byte_and_until_it_expires() {
+        for tokens in [TokenService::new(&settings()), eddsa().0] {
+            let signed = tokens
+                .issue_access(&UserId::generate(), &SessionId::generate(), Utc::now())
+                .unwrap();
+            let first = tokens.verify_access(&signed.token).unwrap();
+            assert_eq!(tokens.verified.len(), 1);
+            assert_eq!(tokens.verify_access(&signed.token).unwrap(), first);
+            assert_eq!(tokens.verified.len(), 1, "the second check was a hit");
+            // Any other bytes go through the full check.
+            assert_eq!(
+                tokens.verify_access(&flip_signature(&signed.token)),
+                Err(TokenError::Invalid)
+            );
+            assert_eq!(
+                tokens.verify_access(&format!("{} ", signed.token)),
+                Err(TokenError::Invalid)
+            );
+            // The hit answers as the full check would: inside the leeway,
+            // then expired (and forgotten).
+            let leeway = chrono::Duration::seconds(5);
+            assert!(
+                tokens
+                    .verify_access_at(&signed.token, signed.expires_at + leeway)
+                    .is_ok()
+            );
+            let later = signed.expires_at + leeway + chrono::Duration::seconds(1);
+            assert_eq!(
+                tokens.verify_access_at(&signed.token, later),
+                Err(TokenError::Expired)
+            );
+            assert_eq!(tokens.verified.len(), 0);
+        }
+    }
+
+    #[test]
+    fn a_new_key_set_forgets_the_tokens_verified_under_the_old_one() {
+        let (tokens, _) = eddsa();
+        let token = tokens
+            .issue_access(&UserId::generate(), &SessionId::generate(), Utc::now())
+            .unwrap()
+            .token;
+        assert!(tokens.verify_access(&token).is_ok());
         let (next, next_public) = ed25519_key();
         tokens
             .key_slot()

@@ -23,6 +23,9 @@ pub struct UserDto {
     /// Always present: `null` or a URL.
     #[schema(required = true)]
     pub profile_picture: Option<String>,
+    /// Whether the user proved to read `email` (a verification link, or a
+    /// password reset sent there).
+    pub email_verified: bool,
     /// RFC 3339, UTC.
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -37,6 +40,7 @@ impl From<&User> for UserDto {
             name: u.name.as_str().to_owned(),
             email: u.email.as_str().to_owned(),
             profile_picture: u.profile_picture.clone(),
+            email_verified: u.email_verified,
             created_at: rfc3339(u.created_at),
             updated_at: rfc3339(u.updated_at),
         }
@@ -201,4 +205,80 @@ pub struct UpdateReportSettingRequest {
 pub struct ReportSettingResponse {
     pub message: String,
     pub report_setting: ReportSettingDto,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangePasswordRequest {
+    #[serde(default)]
+    #[schema(required = true, value_type = String, min_length = 1)]
+    pub current_password: Option<String>,
+    /// The rules of registration's `password`.
+    #[serde(default)]
+    #[schema(required = true, value_type = String, min_length = 8, max_length = 72)]
+    pub new_password: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordChangedResponse {
+    pub message: String,
+    pub user: UserDto,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub access_token: Option<String>,
+    /// When the new access token expires (RFC 3339, UTC).
+    #[schema(format = DateTime)]
+    pub expires_at: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ForgotPasswordRequest {
+    #[serde(default)]
+    #[schema(required = true, value_type = String, format = Email)]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResetPasswordRequest {
+    /// The `token` of the link's query string: 43 characters of base64url.
+    #[serde(default)]
+    #[schema(required = true, value_type = String, min_length = 43, max_length = 43)]
+    pub token: Option<String>,
+    #[serde(default)]
+    #[schema(required = true, value_type = String, min_length = 8, max_length = 72)]
+    pub new_password: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct VerifyEmailRequest {
+    /// The `token` of the link's query string.
+    #[serde(default)]
+    #[schema(required = true, value_type = String, min_length = 43, max_length = 43)]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerifyEmailResponse {
+    pub message: String,
+    pub user: UserDto,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeEmailRequest {
+    #[serde(default)]
+    #[schema(required = true, value_type = String, min_length = 1)]
+    pub password: Option<String>,
+    #[serde(default)]
+    #[schema(required = true, value_type = String, format = Email)]
+    pub new_email: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DeleteAccountRequest {
+    #[serde(default)]
+    #[schema(required = true, value_type = String, min_length = 1)]
+    pub password: Option<String>,
 }

@@ -1,6 +1,7 @@
 //! The route table and one file per endpoint: thin handlers that parse the
 //! request into domain values, call `auth`/the store, and shape the answer.
 
+mod account;
 mod cookie_check;
 mod current_user;
 mod dto;
@@ -125,9 +126,16 @@ route_table! {
     Api POST "/auth/logout" => logout::logout;
     Api POST "/auth/logout-all" => logout::logout_all;
     Api GET "/auth/cookie-check" => cookie_check::cookie_check;
+    Api POST "/auth/password/change" => account::change_password;
+    Api POST "/auth/password/forgot" => account::forgot_password;
+    Api POST "/auth/password/reset" => account::reset_password;
+    Api POST "/auth/email/verify" => account::verify_email;
+    Api POST "/auth/email/verify/resend" => account::resend_verification;
+    Api POST "/auth/email/change" => account::change_email;
     Api GET "/auth/sessions" => sessions::list;
     Api DELETE "/auth/sessions/{id}" => sessions::revoke;
     Api GET "/user/current-user" => current_user::current_user;
+    Api DELETE "/user" => account::delete_account;
     Api GET "/report/setting" => report_setting::get;
     Api PUT "/report/setting" => report_setting::update;
     Api GET "/openapi.json" => openapi::document;

@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 use super::dto::*;
 use super::responses::*;
 use super::{
-    cookie_check, current_user, health, jwks, login, logout, metrics, refresh, register,
+    account, cookie_check, current_user, health, jwks, login, logout, metrics, refresh, register,
     report_setting, sessions,
 };
 use crate::auth::FieldError;
@@ -37,6 +37,13 @@ pub const DOCUMENTED_BASE: &str = "/api";
         logout::logout,
         logout::logout_all,
         cookie_check::cookie_check,
+        account::change_password,
+        account::forgot_password,
+        account::reset_password,
+        account::verify_email,
+        account::resend_verification,
+        account::change_email,
+        account::delete_account,
         sessions::list,
         sessions::revoke,
         current_user::current_user,
@@ -58,12 +65,15 @@ pub const DOCUMENTED_BASE: &str = "/api";
         ErrorBody, FieldError, UserDto, ReportSettingDto, SessionDto, MessageResponse,
         RegisterRequest, RegisterResponse, RegisterData, LoginRequest, LoginResponse,
         RefreshResponse, SessionsResponse, CurrentUserResponse, UpdateReportSettingRequest,
-        ReportSettingResponse, Frequency,
+        ReportSettingResponse, Frequency, ChangePasswordRequest, PasswordChangedResponse,
+        ForgotPasswordRequest, ResetPasswordRequest, VerifyEmailRequest, VerifyEmailResponse,
+        ChangeEmailRequest, DeleteAccountRequest,
     )),
     modifiers(&SecuritySchemes),
     tags(
         (name = "auth", description = "Registration, login and the refresh-token session"),
         (name = "sessions", description = "The user's login sessions"),
+        (name = "account", description = "Password change and reset, email verification and change, account deletion"),
         (name = "user"), (name = "report"), (name = "operations"),
     )
 )]

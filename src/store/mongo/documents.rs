@@ -50,6 +50,9 @@ pub(super) struct UserDoc {
     pub email: String,
     pub password_hash: String,
     pub profile_picture: Option<String>,
+    /// Absent in documents written before email verification existed.
+    #[serde(default)]
+    pub email_verified: bool,
     pub created_at: BsonDateTime,
     pub updated_at: BsonDateTime,
 }
@@ -106,6 +109,7 @@ impl UserDoc {
             email: u.email.as_str().to_owned(),
             password_hash: new.password_hash.clone(),
             profile_picture: u.profile_picture.clone(),
+            email_verified: u.email_verified,
             created_at: bson_time(u.created_at),
             updated_at: bson_time(u.updated_at),
         }
@@ -125,6 +129,7 @@ impl UserDoc {
             name: UserName::from_trusted(self.name),
             email: EmailAddress::from_trusted(self.email),
             profile_picture: self.profile_picture,
+            email_verified: self.email_verified,
             created_at: chrono_time(self.created_at, "user createdAt")?,
             updated_at: chrono_time(self.updated_at, "user updatedAt")?,
         })
@@ -226,6 +231,7 @@ mod tests {
                 name: UserName::parse("Ada Lovelace").unwrap(),
                 email: EmailAddress::parse("Ada@Example.com").unwrap(),
                 profile_picture: Some("https://example.com/ada.png".into()),
+                email_verified: false,
                 created_at: at,
                 updated_at: at + Duration::milliseconds(5),
             },

@@ -24,6 +24,8 @@ pub(super) const SESSIONS_BY_USER: &str = "sessions_userId_createdAt";
 pub(super) const SESSIONS_BY_REVOCATION: &str = "sessions_revokedAt";
 pub(super) const RATE_LIMITS_TTL: &str = "rateLimits_expiresAt_ttl";
 pub(super) const SIGNING_KEYS_GENERATION_UNIQUE: &str = "signingKeys_generation_unique";
+pub(super) const ACCOUNT_TOKENS_HASH_UNIQUE: &str = "accountTokens_hash_unique";
+pub(super) const ACCOUNT_TOKENS_EXPIRY_TTL: &str = "accountTokens_expiresAt_ttl";
 
 /// IndexOptionsConflict, IndexKeySpecsConflict: same name or keys, other options.
 const INDEX_CONFLICT_CODES: [i32; 2] = [85, 86];
@@ -120,6 +122,22 @@ pub(super) fn definitions() -> Vec<IndexSpec> {
             unique: true,
             expire_after: None,
         },
+        // Links are looked up by the token's hash; two tokens never share one.
+        IndexSpec {
+            collection: super::accounts::ACCOUNT_TOKENS,
+            name: ACCOUNT_TOKENS_HASH_UNIQUE,
+            keys: doc! { super::accounts::HASH: 1 },
+            unique: true,
+            expire_after: None,
+        },
+        // The server removes a token once it has expired.
+        IndexSpec {
+            collection: super::accounts::ACCOUNT_TOKENS,
+            name: ACCOUNT_TOKENS_EXPIRY_TTL,
+            keys: doc! { field::EXPIRES_AT: 1 },
+            unique: false,
+            expire_after: Some(Duration::ZERO),
+        },
     ]
 }
 
@@ -162,6 +180,7 @@ fn duplicates_of(spec: &IndexSpec) -> &'static str {
     match spec.name {
         USERS_EMAIL_UNIQUE => "emails",
         REPORT_SETTINGS_USER_UNIQUE => "report settings of one user",
+        ACCOUNT_TOKENS_HASH_UNIQUE => "account token hashes",
         _ => "keys",
     }
 }
@@ -288,12 +307,18 @@ mod tests {
                 USERS_EMAIL_UNIQUE,
                 REPORT_SETTINGS_USER_UNIQUE,
                 SIGNING_KEYS_GENERATION_UNIQUE,
+                ACCOUNT_TOKENS_HASH_UNIQUE,
             ]
             .contains(&s.name);
             assert_eq!(s.unique, unique, "{}", s.name);
             assert_eq!(
                 s.expire_after.is_some(),
-                [SESSIONS_EXPIRY_TTL, RATE_LIMITS_TTL].contains(&s.name),
+                [
+                    SESSIONS_EXPIRY_TTL,
+                    RATE_LIMITS_TTL,
+                    ACCOUNT_TOKENS_EXPIRY_TTL
+                ]
+                .contains(&s.name),
                 "{}",
                 s.name
             );

@@ -21,6 +21,7 @@
 //! holds the whole condition, written with majority. Driver errors are
 //! sorted by `errors`: duplicate email, unavailable (503), internal (500).
 
+mod accounts;
 mod budget;
 mod connection;
 mod connector;
@@ -51,10 +52,13 @@ use self::documents::{
 };
 pub use self::registration::RegistrationMode;
 use self::registration::{TransactionFailure, run_transaction};
-use super::{RateLimit, RateVerdict, Rotation, Store, StoreError, StoreResult};
+use super::{
+    EmailConfirmation, PasswordChange, RateLimit, RateVerdict, Rotation, Store, StoreError,
+    StoreResult,
+};
 use crate::domain::{
-    EmailAddress, NewUser, ReportSetting, ReportSettingPatch, Session, SessionId, User,
-    UserCredentials, UserId,
+    AccountToken, EmailAddress, NewUser, ReportSetting, ReportSettingPatch, Session, SessionId,
+    TokenHash, TokenPurpose, User, UserCredentials, UserId,
 };
 use crate::settings::StoreSettings;
 
@@ -742,6 +746,48 @@ impl Store for MongoStore {
         self.purge_limits(now).await
     }
 
+    async fn issue_account_token(&self, token: &AccountToken) -> StoreResult<()> {
+        self.insert_account_token(token).await
+    }
+
+    async fn find_account_token(
+        &self,
+        hash: &TokenHash,
+        purpose: TokenPurpose,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<AccountToken>> {
+        self.live_account_token(hash, purpose, now).await
+    }
+
+    async fn change_password(&self, change: &PasswordChange) -> StoreResult<bool> {
+        self.replace_password(change).await
+    }
+
+    async fn reset_password(
+        &self,
+        hash: &TokenHash,
+        new_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<UserId>> {
+        self.use_reset_token(hash, new_hash, now).await
+    }
+
+    async fn confirm_email(
+        &self,
+        hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> StoreResult<EmailConfirmation> {
+        self.use_email_token(hash, now).await
+    }
+
+    async fn delete_user(&self, user_id: &UserId) -> StoreResult<bool> {
+        self.remove_user(user_id).await
+    }
+
+    async fn purge_account_tokens(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
+        self.purge_tokens(cutoff).await
+    }
+
     async fn purge_sessions(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
         let h = self.handles()?;
         let cutoff = bson_time(cutoff);
@@ -828,6 +874,7 @@ mod tests {
             name: UserName::parse("Ada").unwrap(),
             email: EmailAddress::parse("ada@example.com").unwrap(),
             profile_picture: None,
+            email_verified: false,
             created_at: crate::domain::now(),
             updated_at: crate::domain::now(),
         };

@@ -11,6 +11,7 @@
 //! read would have to wait (SQLITE_BUSY), or no reader is free, it goes to
 //! the blocking pool like a write. Times are kept as Unix milliseconds.
 
+mod accounts;
 mod keys;
 mod limits;
 mod pool;
@@ -24,14 +25,17 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::Semaphore;
 
-use super::{RateLimit, RateVerdict, Rotation, Store, StoreError, StoreResult};
+use super::{
+    EmailConfirmation, PasswordChange, RateLimit, RateVerdict, Rotation, Store, StoreError,
+    StoreResult,
+};
 use crate::domain::{
-    EmailAddress, Frequency, NewUser, ReportSetting, ReportSettingPatch, Session, SessionId,
-    TokenId, User, UserCredentials, UserId,
+    AccountToken, EmailAddress, Frequency, NewUser, ReportSetting, ReportSettingPatch, Session,
+    SessionId, TokenHash, TokenId, TokenPurpose, User, UserCredentials, UserId,
 };
 use crate::settings::StoreSettings;
 use pool::{Lease, Pool, ReaderLease, is_busy, open_connections, open_reader};
-use rows::{SESSION_COLUMNS, millis, report_setting_from, session_from, user_from};
+use rows::{SESSION_COLUMNS, USER_COLUMNS, millis, report_setting_from, session_from, user_from};
 
 pub struct SqliteStore {
     pool: Arc<Pool>,
@@ -201,8 +205,8 @@ impl Store for SqliteStore {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let u = &new.user;
             tx.prepare_cached(
-                "INSERT INTO users (id, name, email, password_hash, profile_picture, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO users (id, name, email, password_hash, profile_picture, created_at, updated_at, email_verified)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
             .execute(params![
                 u.id.as_str(),
@@ -212,6 +216,7 @@ impl Store for SqliteStore {
                 u.profile_picture,
                 millis(u.created_at),
                 millis(u.updated_at),
+                u.email_verified,
             ])?;
             let r = &new.report_setting;
             tx.prepare_cached(
@@ -236,14 +241,13 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<UserCredentials>> {
         let email = email.as_str().to_owned();
         self.read(move |c| {
-            c.prepare_cached(
-                "SELECT id, name, email, profile_picture, created_at, updated_at, password_hash
-                 FROM users WHERE email = ?1",
-            )?
+            c.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = ?1"
+            ))?
             .query_row([&email], |row| {
                 Ok(UserCredentials {
                     user: user_from(row, 0)?,
-                    password_hash: row.get(6)?,
+                    password_hash: row.get(7)?,
                 })
             })
             .optional()
@@ -254,12 +258,9 @@ impl Store for SqliteStore {
     async fn find_user(&self, id: &UserId) -> StoreResult<Option<User>> {
         let id = id.as_str().to_owned();
         self.read(move |c| {
-            c.prepare_cached(
-                "SELECT id, name, email, profile_picture, created_at, updated_at
-                 FROM users WHERE id = ?1",
-            )?
-            .query_row([&id], |row| user_from(row, 0))
-            .optional()
+            c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
+                .query_row([&id], |row| user_from(row, 0))
+                .optional()
         })
         .await
     }
@@ -500,6 +501,48 @@ impl Store for SqliteStore {
             Ok(deleted as u64)
         })
         .await
+    }
+
+    async fn issue_account_token(&self, token: &AccountToken) -> StoreResult<()> {
+        self.insert_account_token(token).await
+    }
+
+    async fn find_account_token(
+        &self,
+        hash: &TokenHash,
+        purpose: TokenPurpose,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<AccountToken>> {
+        self.live_account_token(hash, purpose, now).await
+    }
+
+    async fn change_password(&self, change: &PasswordChange) -> StoreResult<bool> {
+        self.replace_password(change).await
+    }
+
+    async fn reset_password(
+        &self,
+        hash: &TokenHash,
+        new_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<UserId>> {
+        self.use_reset_token(hash, new_hash, now).await
+    }
+
+    async fn confirm_email(
+        &self,
+        hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> StoreResult<EmailConfirmation> {
+        self.use_email_token(hash, now).await
+    }
+
+    async fn delete_user(&self, user_id: &UserId) -> StoreResult<bool> {
+        self.remove_user(user_id).await
+    }
+
+    async fn purge_account_tokens(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
+        self.purge_tokens(cutoff).await
     }
 
     async fn signing_keys(&self) -> StoreResult<Vec<super::StoredSigningKey>> {

@@ -39,8 +39,11 @@ pub(super) fn bad_column(idx: usize, why: &str) -> rusqlite::Error {
     )
 }
 
-/// Reads `id, name, email, profile_picture, created_at, updated_at` from
-/// column `first` on.
+/// The columns `user_from` reads, in its order.
+pub(super) const USER_COLUMNS: &str =
+    "id, name, email, profile_picture, created_at, updated_at, email_verified";
+
+/// Reads [`USER_COLUMNS`] from column `first` on.
 pub(super) fn user_from(row: &Row<'_>, first: usize) -> rusqlite::Result<User> {
     Ok(User {
         id: UserId::from_trusted(row.get(first)?),
@@ -49,6 +52,7 @@ pub(super) fn user_from(row: &Row<'_>, first: usize) -> rusqlite::Result<User> {
         profile_picture: row.get(first + 3)?,
         created_at: time_at(row, first + 4)?,
         updated_at: time_at(row, first + 5)?,
+        email_verified: row.get(first + 6)?,
     })
 }
 

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Bumped with every schema change; `migrate` brings older files up to date.
-pub(super) const SCHEMA_VERSION: i64 = 3;
+pub(super) const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS users (
@@ -65,6 +65,25 @@ CREATE TABLE IF NOT EXISTS signing_keys (
 );
 ";
 
+/// The account lifecycle: users' verified flag and one-time tokens (only
+/// their SHA-256 is stored). Times are Unix ms.
+const SCHEMA_V4: &str = "
+ALTER TABLE users ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0
+    CHECK (email_verified IN (0, 1));
+CREATE TABLE IF NOT EXISTS account_tokens (
+    hash       TEXT PRIMARY KEY NOT NULL,
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    purpose    TEXT NOT NULL
+        CHECK (purpose IN ('password_reset', 'email_verification', 'email_change')),
+    email      TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at    INTEGER
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS account_tokens_by_user ON account_tokens (user_id, purpose);
+CREATE INDEX IF NOT EXISTS account_tokens_by_expiry ON account_tokens (expires_at);
+";
+
 pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -76,6 +95,9 @@ pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     if version < 3 {
         tx.execute_batch(SCHEMA_V3)?;
+    }
+    if version < 4 {
+        tx.execute_batch(SCHEMA_V4)?;
     }
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
