@@ -299,8 +299,10 @@ test('change password: this browser stays logged in, a second browser is logged 
     await submit(page, 'password-form', { currentPassword: 'not-the-password', newPassword }, 'password-message'),
     /Current password is incorrect/,
   );
-  assert.equal(laptopApi.sent.filter((r) => r.path === '/auth/password/change').length, 1);
-  assert.equal(laptopApi.refreshes().length, 0);
+  // (A refresh *before* it is fine: the session hint shows when the access
+  // token is about to expire, and the client refreshes ahead of the call.)
+  const order = laptopApi.sent.map((r) => r.path).filter((p) => p === '/auth/refresh' || p === '/auth/password/change');
+  assert.deepEqual(order.slice(order.indexOf('/auth/password/change')), ['/auth/password/change'], 'no refresh, no second try after the 401');
   assert.equal(await page.getAttribute('#status', 'data-state'), 'logged-in');
 
   // A refused new password names the field.
