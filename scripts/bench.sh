@@ -5,13 +5,14 @@
 #
 # Builds release (the service, the reference server and the raw bcrypt-rate
 # program under benches/), installs wrk from Debian when it is missing, starts
-# the service on a fresh SQLite file with production settings on 127.0.0.1,
-# creates users, drives each scenario for a bounded time and prints one table
-# (requests/s, p50, p99, errors and the server's peak RSS per scenario) and
-# the ratios against the targets, all from this one run.
+# the service on a fresh SQLite file with production settings and the
+# production profile's own logging on 127.0.0.1, creates users, drives each
+# scenario for a bounded time and prints one table (requests/s, p50, p99,
+# errors and the server's peak RSS per scenario) and the ratios against the
+# targets, all from this one run.
 #
 # Knobs (environment): BENCH_DURATION (seconds per scenario, default 10),
-# BENCH_CONNECTIONS (current-user connections, default 32),
+# BENCH_CONNECTIONS (current-user and health connections, default 64),
 # BENCH_SESSIONS (sessions for the idle-RSS check, default 100000),
 # BENCH_KEEP=1 keeps the temporary directory (logs, databases, wrk output),
 # BENCH_SERVICE_BIN=<path> measures another build of the service (A/B runs).
@@ -20,7 +21,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REPO=$(pwd)
 
 DURATION=${BENCH_DURATION:-10}
-CONNECTIONS=${BENCH_CONNECTIONS:-32}
+CONNECTIONS=${BENCH_CONNECTIONS:-64}
 SESSIONS=${BENCH_SESSIONS:-100000}
 REFRESH_CONNECTIONS=8   # one wrk thread per connection: one cookie chain each
 LOGIN_CONNECTIONS=4     # below the bcrypt pool's workers + queue: nothing is shed
@@ -112,20 +113,23 @@ JWT_SECRET_VALUE=$(secret)
 KEK_VALUE=$(head -c 32 /dev/urandom | base64)
 JWT_REFRESH_SECRET_VALUE=$(secret)
 
-# Production profile with proper secrets; only what a benchmark must change
-# differs: loopback, a temp SQLite file, log level warn, rate limits out of
-# the way (the load comes from one IP; the per-email ceiling of failed logins
-# must not be below the failure limit where the service has one, and is
-# ignored where it has not). Cookies stay Secure (wrk does not care).
+# Production profile with proper secrets, run as a deployer runs it: its own
+# logging (config/production.toml: JSON, filter info, so one line per
+# request; the log goes to a file in the temporary directory), nothing taken
+# from this shell's RUST_LOG or LOG_FORMAT. Only what a benchmark must change
+# differs: loopback, a temp SQLite file, rate limits out of the way (the load
+# comes from one IP; the per-email ceiling of failed logins must not be below
+# the failure limit where the service has one, and is ignored where it has
+# not). Cookies stay Secure (wrk does not care).
 server_env() { # port sqlite_path command...
   local port=$1 db=$2
   shift 2
   # exec: the caller's $! is then the server itself, not a shell around it.
-  exec env APP_ENV=production APP_CONFIG_DIR="$REPO/config" \
+  exec env -u RUST_LOG -u LOG_FORMAT -u APP_LOG__FILTER -u APP_LOG__FORMAT \
+    APP_ENV=production APP_CONFIG_DIR="$REPO/config" \
     HOST=127.0.0.1 PORT="$port" SQLITE_PATH="$db" \
     JWT_SECRET="$JWT_SECRET_VALUE" JWT_REFRESH_SECRET="$JWT_REFRESH_SECRET_VALUE" \
     FRONTEND_ORIGIN="$ORIGIN" BCRYPT_COST="$BCRYPT_COST" \
-    LOG_FORMAT=json RUST_LOG=warn \
     RATE_LIMIT_PER_IP=1000000000 RATE_LIMIT_LOGIN_FAILURES="${BENCH_FAILURE_LIMIT:-1000000000}" \
     RATE_LIMIT_LOGIN_FAILURES_PER_EMAIL=1000000000 \
     RATE_LIMIT_REFRESH_SHARED="${BENCH_REFRESH_SHARED:-false}" \
@@ -298,6 +302,13 @@ REF=$(run_wrk reference "$DURATION" -t2 -c"$CONNECTIONS" -s "$BENCH_LUA_DIR/curr
 cpu_other
 REF_OTHER=$OTHER
 REF_PEAK=$(status_kib "$REFERENCE_PID" VmHWM)
+
+log "reference server, GET /hello (bare actix)"
+cpu_mark "$REFERENCE_PID" "$SERVICE_PID"
+HELLO=$(run_wrk reference-hello "$DURATION" -t2 -c"$CONNECTIONS" -s "$BENCH_LUA_DIR/get.lua" \
+  "$(api "$REFERENCE_PORT")/hello")
+cpu_other
+HELLO_OTHER=$OTHER
 stop_pid "$REFERENCE_PID"
 
 log "current-user (cookie JWT + store read)"
@@ -308,6 +319,13 @@ CU=$(run_wrk current-user "$DURATION" -t2 -c"$CONNECTIONS" -s "$BENCH_LUA_DIR/cu
 cpu_other
 CU_OTHER=$OTHER
 CU_PEAK=$(status_kib "$SERVICE_PID" VmHWM)
+
+log "GET /health/live"
+cpu_mark "$SERVICE_PID"
+LIVE=$(run_wrk health-live "$DURATION" -t2 -c"$CONNECTIONS" -s "$BENCH_LUA_DIR/get.lua" \
+  "$(api "$SERVICE_PORT")/health/live")
+cpu_other
+LIVE_OTHER=$OTHER
 
 log "refresh ($REFRESH_CONNECTIONS cookie chains)"
 : >"$WORK/refresh-tokens"
@@ -492,6 +510,7 @@ stop_pid "$BIG_PID"
 # ----- the table -------------------------------------------------------------
 
 export REF CU CUE CUE_OTHER RF RFS RFS_OTHER LG LF CF BIG_CU BIG_RF BCRYPT_LINE BCRYPT_RATE REUSE BURST_ROWS \
+  HELLO HELLO_OTHER LIVE LIVE_OTHER \
   REF_PEAK CU_PEAK RF_PEAK LG_PEAK CF_PEAK BIG_PEAK BIG_IDLE \
   REF_OTHER CU_OTHER RF_OTHER LG_OTHER CF_OTHER BIG_OTHER BCRYPT_OTHER \
   READY_FRESH_MS READY_BIG_MS SESSIONS_IN_STORE DB_MIB FAILURES_ADMITTED \
@@ -504,6 +523,7 @@ def run(name):
     return dict(kv.split("=", 1) for kv in env[name].split()[1:])
 
 ref, cu, cue, rf, rfs, lg, lf, cf = (run(n) for n in ("REF", "CU", "CUE", "RF", "RFS", "LG", "LF", "CF"))
+hello, live = run("HELLO"), run("LIVE")
 big_cu, big_rf = run("BIG_CU"), run("BIG_RF")
 bcrypt_rate = float(env["BCRYPT_RATE"])
 reuse = int(env["REUSE"])
@@ -536,8 +556,12 @@ rows = [
     ("reference server (verify cookie)", f"{float(ref['rps']):.0f}", ms(ref["p50_us"]), ms(ref["p99_us"]),
      str(errors(ref)), f"{mib('REF_PEAK'):.1f} MiB", env["REF_OTHER"],
      f"HS256 cookie check + small JSON, {conns} conns"),
+    ("reference server, GET /hello", f"{float(hello['rps']):.0f}", ms(hello["p50_us"]), ms(hello["p99_us"]),
+     str(errors(hello)), "-", env["HELLO_OTHER"], f"bare actix route, short text, {conns} conns"),
     ("current-user", f"{float(cu['rps']):.0f}", ms(cu["p50_us"]), ms(cu["p99_us"]),
      str(errors(cu)), f"{mib('CU_PEAK'):.1f} MiB", env["CU_OTHER"], f"cookie JWT + store read, {conns} conns"),
+    ("GET /health/live", f"{float(live['rps']):.0f}", ms(live["p50_us"]), ms(live["p99_us"]),
+     str(errors(live)), "-", env["LIVE_OTHER"], f"touches nothing; {conns} conns"),
     ("current-user, EdDSA tokens", f"{float(cue['rps']):.0f}", ms(cue["p50_us"]), ms(cue["p99_us"]),
      str(errors(cue)), "-", env["CUE_OTHER"],
      f"JWT_ALGORITHM=EdDSA: {float(cue['rps']) / float(cu['rps']):.2f} x current-user with HS256"),
@@ -601,6 +625,8 @@ ready_fresh, ready_big = int(env["READY_FRESH_MS"]) / 1000, int(env["READY_BIG_M
 admitted, refused, others_statuses = (int(x) for x in env["FAILURES_ADMITTED"].split())
 targets = [
     ("current-user / reference req/s", cu_rps / ref_rps, ">= 0.5", cu_rps / ref_rps >= 0.5),
+    ("/health/live / reference hello req/s", float(live["rps"]) / float(hello["rps"]), ">= 0.8",
+     float(live["rps"]) / float(hello["rps"]) >= 0.8),
     ("current-user with EdDSA / reference req/s", float(cue["rps"]) / ref_rps, ">= 0.4",
      float(cue["rps"]) / ref_rps >= 0.4),
     ("refresh / reference req/s", float(rf["rps"]) / ref_rps, ">= 0.1", float(rf["rps"]) / ref_rps >= 0.1),
@@ -635,8 +661,8 @@ for name, value, goal, met in targets:
     shown = f"{value:.3f}" if isinstance(value, float) else str(value)
     print(f"| {name} | {shown} | {goal} | {'yes' if met else 'NO'} |")
 
-others = [float(env[k]) for k in ("REF_OTHER", "CU_OTHER", "RF_OTHER", "LG_OTHER", "CF_OTHER",
-                                  "BIG_OTHER", "BCRYPT_OTHER")] + [float(b["other"]) for b in bursts]
+others = [float(env[k]) for k in ("REF_OTHER", "HELLO_OTHER", "CU_OTHER", "LIVE_OTHER", "RF_OTHER", "LG_OTHER",
+                                  "CF_OTHER", "BIG_OTHER", "BCRYPT_OTHER")] + [float(b["other"]) for b in bursts]
 if max(others) > 0.1:
     print()
     print(f"warning: other processes used up to {max(others):.2f} cores during a scenario;")
