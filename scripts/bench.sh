@@ -705,12 +705,12 @@ queued_s = max(0.0, int(lf["max_us"]) / 1e6 - job_s)
 ready_fresh, ready_big = int(env["READY_FRESH_MS"]) / 1000, int(env["READY_BIG_MS"]) / 1000
 admitted, refused, others_statuses = (int(x) for x in env["FAILURES_ADMITTED"].split())
 targets = [
-    ("current-user / reference req/s", cu_rps / ref_rps, ">= 0.5", cu_rps / ref_rps >= 0.5),
+    ("current-user / reference req/s", cu_rps / ref_rps, ">= 0.7", cu_rps / ref_rps >= 0.7),
     ("/health/live / reference hello req/s", float(live["rps"]) / float(hello["rps"]), ">= 0.8",
      float(live["rps"]) / float(hello["rps"]) >= 0.8),
     ("current-user with EdDSA / reference req/s", float(cue["rps"]) / ref_rps, ">= 0.4",
      float(cue["rps"]) / ref_rps >= 0.4),
-    ("refresh / reference req/s", float(rf["rps"]) / ref_rps, ">= 0.1", float(rf["rps"]) / ref_rps >= 0.1),
+    ("refresh / reference req/s", float(rf["rps"]) / ref_rps, ">= 0.2", float(rf["rps"]) / ref_rps >= 0.2),
     ("refresh errors, reuse detections", f"{rf_errors}, {reuse}", "0, 0", rf_errors == 0 and reuse == 0),
     ("login / raw bcrypt-verify rate", float(lg["ok_rps"]) / bcrypt_rate, ">= 0.9",
      float(lg["ok_rps"]) / bcrypt_rate >= 0.9),
