@@ -26,8 +26,8 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, pa
 use tokio::sync::Semaphore;
 
 use super::{
-    EmailConfirmation, PasswordChange, RateLimit, RateVerdict, Rotation, Store, StoreError,
-    StoreResult,
+    CurrentRotation, EmailConfirmation, PasswordChange, RateLimit, RateVerdict, Rotation, Store,
+    StoreError, StoreResult,
 };
 use crate::domain::{
     AccountToken, EmailAddress, Frequency, NewUser, ReportSetting, ReportSettingPatch, Session,
@@ -407,6 +407,36 @@ impl Store for SqliteStore {
                     millis(r.new_expires_at),
                 ])?;
             Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn rotate_current(&self, r: &CurrentRotation) -> StoreResult<Option<Session>> {
+        let r = r.clone();
+        let max_ms = i64::try_from(r.max_lifetime.as_millis()).unwrap_or(i64::MAX);
+        self.run(move |c| {
+            c.prepare_cached(&format!(
+                "UPDATE sessions
+                 SET previous_jti = current_jti, rotated_at = ?5,
+                     current_jti = ?4, current_issued_at = ?5, last_used_at = ?5,
+                     expires_at = MIN(?6, created_at + ?7)
+                 WHERE id = ?1 AND user_id = ?2 AND current_jti = ?3
+                   AND revoked_at IS NULL AND expires_at > ?5
+                 RETURNING {SESSION_COLUMNS}"
+            ))?
+            .query_row(
+                params![
+                    r.session_id.as_str(),
+                    r.user_id.as_str(),
+                    r.expected_jti.as_str(),
+                    r.new_jti.as_str(),
+                    millis(r.now),
+                    millis(r.sliding_expires_at),
+                    max_ms,
+                ],
+                session_from,
+            )
+            .optional()
         })
         .await
     }
