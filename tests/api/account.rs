@@ -60,6 +60,36 @@ async fn post(app: &TestApp, client: &reqwest::Client, path: &str, body: Value) 
     json_of(client.post(app.url(path)).json(&body).send().await.unwrap()).await
 }
 
+/// Uses a link's token, from a browser with no cookies.
+async fn verify(app: &TestApp, token: &(impl serde::Serialize + ?Sized)) -> (u16, Value) {
+    post(
+        app,
+        &bare(),
+        "/api/auth/email/verify",
+        json!({ "token": token }),
+    )
+    .await
+}
+
+async fn reset(
+    app: &TestApp,
+    token: &(impl serde::Serialize + ?Sized),
+    new_password: &str,
+) -> (u16, Value) {
+    let body = json!({ "token": token, "newPassword": new_password });
+    post(app, &bare(), "/api/auth/password/reset", body).await
+}
+
+async fn forgot(app: &TestApp, email: &(impl serde::Serialize + ?Sized)) -> (u16, Value) {
+    post(
+        app,
+        &bare(),
+        "/api/auth/password/forgot",
+        json!({ "email": email }),
+    )
+    .await
+}
+
 async fn refresh(app: &TestApp, client: &reqwest::Client) -> u16 {
     client
         .post(app.url("/api/auth/refresh"))
@@ -94,13 +124,7 @@ async fn registration_mails_a_verification_link_that_verifies_the_address_once()
     assert_eq!(me["user"]["emailVerified"], false);
 
     // No login needed to use the link; a browser on another machine can.
-    let (status, body) = post(
-        &app,
-        &bare(),
-        "/api/auth/email/verify",
-        json!({ "token": token }),
-    )
-    .await;
+    let (status, body) = verify(&app, &token).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["message"], "Email verified");
     assert_eq!(body["user"]["emailVerified"], true);
@@ -108,13 +132,7 @@ async fn registration_mails_a_verification_link_that_verifies_the_address_once()
     let (_, me) = current_user(&app, &app.client).await;
     assert_eq!(me["user"]["emailVerified"], true);
 
-    let (status, body) = post(
-        &app,
-        &bare(),
-        "/api/auth/email/verify",
-        json!({ "token": token }),
-    )
-    .await;
+    let (status, body) = verify(&app, &token).await;
     assert_eq!(
         (status, body["message"].as_str()),
         (400, Some("Invalid or expired token"))
@@ -158,13 +176,7 @@ async fn odd_tokens_get_the_one_answer_and_never_a_500() {
         assert_eq!(status, 400, "{body}");
     }
     // The real one still works: the odd ones did not use it up.
-    let (status, _) = post(
-        &app,
-        &bare(),
-        "/api/auth/email/verify",
-        json!({ "token": good }),
-    )
-    .await;
+    let (status, _) = verify(&app, &good).await;
     assert_eq!(status, 200);
 }
 
@@ -175,13 +187,7 @@ async fn forgot_then_reset_ends_every_session_and_the_new_password_logs_in() {
     assert_eq!(app.login(&email).await.status(), 200);
     let elsewhere = app.another_browser(&email).await;
 
-    let (status, body) = post(
-        &app,
-        &bare(),
-        "/api/auth/password/forgot",
-        json!({ "email": email.to_uppercase() }),
-    )
-    .await;
+    let (status, body) = forgot(&app, &email.to_uppercase()).await;
     assert_eq!(status, 200);
     assert_eq!(
         body["message"],
@@ -196,13 +202,7 @@ async fn forgot_then_reset_ends_every_session_and_the_new_password_logs_in() {
     let token = message.token();
 
     // The new password follows registration's rules.
-    let (status, body) = post(
-        &app,
-        &bare(),
-        "/api/auth/password/reset",
-        json!({ "token": token, "newPassword": "short" }),
-    )
-    .await;
+    let (status, body) = reset(&app, &token, "short").await;
     assert_eq!(status, 400);
     assert_eq!(body["errors"][0]["field"], "newPassword");
 
@@ -240,13 +240,7 @@ async fn forgot_then_reset_ends_every_session_and_the_new_password_logs_in() {
     mail.next(&email, CHANGED).await;
 
     // Used once: never again.
-    let (status, body) = post(
-        &app,
-        &bare(),
-        "/api/auth/password/reset",
-        json!({ "token": token, "newPassword": "yet another passphrase" }),
-    )
-    .await;
+    let (status, body) = reset(&app, &token, "yet another passphrase").await;
     assert_eq!(
         (status, body["message"].as_str()),
         (400, Some("Invalid or expired token"))
@@ -306,26 +300,13 @@ async fn only_the_newest_reset_link_works_and_it_expires() {
     let (app, mail) = app_with_mail(&[("PASSWORD_RESET_TTL", "2s")]).await;
     let email = registered(&app).await;
     // One after the other: each mail is sent in the background.
-    let forgot = json!({ "email": email });
-    post(&app, &bare(), "/api/auth/password/forgot", forgot.clone()).await;
+    forgot(&app, &email).await;
     let first = mail.nth(1, &email, RESET).await.token();
-    post(&app, &bare(), "/api/auth/password/forgot", forgot).await;
+    forgot(&app, &email).await;
     let second = mail.nth(2, &email, RESET).await.token();
-    let reset = |token: String| {
-        let app = &app;
-        async move {
-            post(
-                app,
-                &bare(),
-                "/api/auth/password/reset",
-                json!({ "token": token, "newPassword": NEW_PASSWORD }),
-            )
-            .await
-        }
-    };
-    assert_eq!(reset(first).await.0, 400, "superseded");
+    assert_eq!(reset(&app, &first, NEW_PASSWORD).await.0, 400, "superseded");
     tokio::time::sleep(Duration::from_millis(2200)).await;
-    let (status, body) = reset(second).await;
+    let (status, body) = reset(&app, &second, NEW_PASSWORD).await;
     assert_eq!(
         (status, body["message"].as_str()),
         (400, Some("Invalid or expired token")),
@@ -342,13 +323,7 @@ async fn only_the_newest_reset_link_works_and_it_expires() {
 async fn one_reset_link_used_twice_at_the_same_instant_resets_once() {
     let (app, mail) = app_with_mail(&[]).await;
     let email = registered(&app).await;
-    post(
-        &app,
-        &bare(),
-        "/api/auth/password/forgot",
-        json!({ "email": email }),
-    )
-    .await;
+    forgot(&app, &email).await;
     let token = mail.next(&email, RESET).await.token();
     let attempts: Vec<_> = (0..8)
         .map(|i| {
@@ -388,13 +363,7 @@ async fn a_password_change_rotates_this_session_and_ends_the_others() {
     let email = registered(&app).await;
     assert_eq!(app.login(&email).await.status(), 200);
     let other = app.another_browser(&email).await;
-    post(
-        &app,
-        &bare(),
-        "/api/auth/password/forgot",
-        json!({ "email": email }),
-    )
-    .await;
+    forgot(&app, &email).await;
     let outstanding = mail.next(&email, RESET).await.token();
 
     // Wrong current password, invalid new one, missing fields.
@@ -464,13 +433,7 @@ async fn a_password_change_rotates_this_session_and_ends_the_others() {
         200
     );
     mail.next(&email, CHANGED).await;
-    let (status, _) = post(
-        &app,
-        &bare(),
-        "/api/auth/password/reset",
-        json!({ "token": outstanding, "newPassword": "a third passphrase" }),
-    )
-    .await;
+    let (status, _) = reset(&app, &outstanding, "a third passphrase").await;
     assert_eq!(status, 400, "reset links from before the change are dead");
 }
 
@@ -599,13 +562,7 @@ async fn an_email_change_happens_when_the_new_address_confirms() {
     let (_, me) = current_user(&app, &app.client).await;
     assert_eq!(me["user"]["email"], email.as_str());
 
-    let (status, body) = post(
-        &app,
-        &bare(),
-        "/api/auth/email/verify",
-        json!({ "token": token }),
-    )
-    .await;
+    let (status, body) = verify(&app, &token).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["user"]["email"], new_email.as_str());
     assert_eq!(body["user"]["emailVerified"], true);
@@ -641,13 +598,7 @@ async fn an_email_change_to_an_address_taken_meanwhile_is_a_conflict() {
         201,
         "someone else registers it first"
     );
-    let (status, body) = post(
-        &app,
-        &bare(),
-        "/api/auth/email/verify",
-        json!({ "token": token }),
-    )
-    .await;
+    let (status, body) = verify(&app, &token).await;
     assert_eq!(
         (status, body["message"].as_str()),
         (409, Some("Email is already registered"))
@@ -709,17 +660,7 @@ async fn a_required_verification_is_checked_only_after_the_password() {
         (403, Some("Email not verified"))
     );
     let token = mail.next(&email, VERIFY).await.token();
-    assert_eq!(
-        post(
-            &app,
-            &bare(),
-            "/api/auth/email/verify",
-            json!({ "token": token })
-        )
-        .await
-        .0,
-        200
-    );
+    assert_eq!(verify(&app, &token).await.0, 200);
     assert_eq!(app.login(&email).await.status(), 200);
 }
 
@@ -763,29 +704,9 @@ async fn a_resent_link_replaces_the_last_one_and_resends_are_limited() {
 
     let third = mail.nth(3, &email, VERIFY).await.token();
     for stale in [first, second] {
-        assert_eq!(
-            post(
-                &app,
-                &bare(),
-                "/api/auth/email/verify",
-                json!({ "token": stale })
-            )
-            .await
-            .0,
-            400
-        );
+        assert_eq!(verify(&app, &stale).await.0, 400);
     }
-    assert_eq!(
-        post(
-            &app,
-            &bare(),
-            "/api/auth/email/verify",
-            json!({ "token": third })
-        )
-        .await
-        .0,
-        200
-    );
+    assert_eq!(verify(&app, &third).await.0, 200);
     let (status, body) = post(
         &app,
         &app.client,
@@ -814,13 +735,7 @@ async fn a_mail_server_that_never_answers_holds_no_request_up() {
     let app = spawn_app_with(&[("SMTP_URL", url.as_str()), ("MAIL_SEND_TIMEOUT", "1s")]).await;
     let email = registered(&app).await;
     let started = Instant::now();
-    let (status, _) = post(
-        &app,
-        &bare(),
-        "/api/auth/password/forgot",
-        json!({ "email": email }),
-    )
-    .await;
+    let (status, _) = forgot(&app, &email).await;
     assert_eq!(status, 200);
     assert!(
         started.elapsed() < Duration::from_secs(1),
@@ -850,13 +765,7 @@ async fn a_mail_server_that_never_answers_holds_no_request_up() {
     drop(closed);
     let app = spawn_app_with(&[("SMTP_URL", url.as_str())]).await;
     let email = registered(&app).await;
-    let (status, _) = post(
-        &app,
-        &bare(),
-        "/api/auth/password/forgot",
-        json!({ "email": email }),
-    )
-    .await;
+    let (status, _) = forgot(&app, &email).await;
     assert_eq!(status, 200);
     let series = r#"tokengate_mail_sent_total{kind="password_reset",outcome="failed"} 1"#;
     for _ in 0..60 {
