@@ -3,7 +3,8 @@
 //! `accessToken` cookie with the service's own `TokenService` (same settings,
 //! same jsonwebtoken crypto provider, same checks) and answers a small JSON.
 //! No store, no middleware, no logging: the practical ceiling the service's
-//! `current-user` route is measured against.
+//! `current-user` route is measured against. `GET /hello` answers a short
+//! text and nothing else: the ceiling of the service's `/health/live`.
 //!
 //! It reads the same settings as the service (`config/` + environment), so
 //! it listens on `HOST:PORT` and uses the same worker count and secrets.
@@ -21,6 +22,7 @@ async fn main() -> std::io::Result<()> {
         App::new()
             .app_data(tokens.clone())
             .route("/api/user/current-user", web::get().to(current_user))
+            .route("/hello", web::get().to(hello))
             .route("/health/ready", web::get().to(HttpResponse::Ok))
     });
     if let Some(workers) = settings.server.workers {
@@ -30,6 +32,10 @@ async fn main() -> std::io::Result<()> {
         .bind((settings.server.host.as_str(), settings.server.port))?
         .run()
         .await
+}
+
+async fn hello() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("hello")
 }
 
 async fn current_user(tokens: web::Data<TokenService>, req: HttpRequest) -> HttpResponse {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project: unit tests, the HTTP API suite (twice: with
-# HS256 and with EdDSA access tokens), the store conformance suite (SQLite
+# HS256 and with EdDSA access tokens; its account tests deliver mail to a real
+# SMTP server, tests/smtp), the store conformance suite (SQLite
 # always; MongoDB where TEST_MONGO_URI / TEST_MONGO_STANDALONE_URI point to a
 # server), third-party JWT verifiers (jose, PyJWT) against the JWKS, the
 # end-to-end suite in headless Chromium and schemathesis against the OpenAPI
@@ -12,6 +13,13 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mkdir -p target
 log=target/test-output.log
 : > "$log"
+
+echo "==> the SMTP server the API tests deliver mail to (npm: smtp-server, mailparser)"
+command -v node >/dev/null 2>&1 || { echo "test: node is not installed (the SMTP sink and the browser tests need Node.js 20+)" >&2; exit 1; }
+(cd tests/smtp && npm ci --no-audit --no-fund --loglevel=error </dev/null) || {
+  echo "test: npm ci in tests/smtp failed" >&2
+  exit 1
+}
 
 echo "==> cargo test: unit, API and store conformance suites"
 cargo test --all-targets --locked 2>&1 | tee -a "$log"

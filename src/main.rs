@@ -14,7 +14,11 @@ async fn main() -> anyhow::Result<()> {
         telemetry::init(&settings.log, std::io::stderr);
         return tokengate::auth::keys::command(&settings, rest).await;
     }
-    telemetry::init(&settings.log, std::io::stdout);
+    // The request log leaves through its own thread; the guard writes what
+    // is still queued when the service stops.
+    let (log, _flush_on_exit) =
+        telemetry::off_thread(std::io::stdout(), telemetry::LOG_QUEUE_LINES);
+    telemetry::init(&settings.log, log);
     Application::build(settings)
         .await?
         .run_until_stopped()

@@ -155,6 +155,11 @@ impl Auth {
         }
     }
 
+    /// Audits what a logged-in caller did to their account.
+    fn audit_caller(&self, event: AuthEvent, user: &User, caller: &AuthUser, client: &ClientInfo) {
+        self.audit(event, Some(&user.id), Some(&caller.session_id), client);
+    }
+
     /// Sends the verification link of a new registration (best effort: the
     /// user can ask for another).
     pub(super) async fn after_registration(&self, user: &User) {
@@ -197,12 +202,7 @@ impl Auth {
             return Err(ApiError::WrongPassword(WRONG));
         }
         let tokens = self.rotate_or_open(&user, caller, client).await?;
-        self.audit(
-            AuthEvent::PasswordChanged,
-            Some(&user.id),
-            Some(&caller.session_id),
-            client,
-        );
+        self.audit_caller(AuthEvent::PasswordChanged, &user, caller, client);
         self.mailing
             .send(self.mailing.templates.password_changed(&user.email));
         Ok(PasswordChanged { user, tokens })
@@ -323,12 +323,7 @@ impl Auth {
         }
         self.mailing.limit(&user.email).await?;
         self.mailing.send_verification(&user).await?;
-        self.audit(
-            AuthEvent::EmailVerificationSent,
-            Some(&user.id),
-            Some(&caller.session_id),
-            client,
-        );
+        self.audit_caller(AuthEvent::EmailVerificationSent, &user, caller, client);
         Ok(())
     }
 
@@ -371,12 +366,7 @@ impl Auth {
                 .templates
                 .email_change_notice(&user.email, &new_email),
         );
-        self.audit(
-            AuthEvent::EmailChangeRequested,
-            Some(&user.id),
-            Some(&caller.session_id),
-            client,
-        );
+        self.audit_caller(AuthEvent::EmailChangeRequested, &user, caller, client);
         Ok(())
     }
 
@@ -392,12 +382,7 @@ impl Auth {
         self.reconfirm(client, &user, password, "Password is incorrect")
             .await?;
         self.store.delete_user(&user.id).await?;
-        self.audit(
-            AuthEvent::AccountDeleted,
-            Some(&user.id),
-            Some(&caller.session_id),
-            client,
-        );
+        self.audit_caller(AuthEvent::AccountDeleted, &user, caller, client);
         Ok(())
     }
 }

@@ -9,7 +9,7 @@
 //! session is revoked.
 
 use crate::domain::{AuthUser, ClientInfo, Session, SessionId, TokenId, UserId};
-use crate::store::Rotation;
+use crate::store::CurrentRotation;
 use crate::telemetry::metrics::AuthEvent;
 
 use super::limits::RefreshLimit;
@@ -80,6 +80,20 @@ impl Auth {
             _ => refused("refresh token invalid"),
         })?;
 
+        // The common case, in one store round trip where the backend can:
+        // the presented token is the session's current one.
+        let now = crate::domain::now();
+        if let Some(rotated) = self
+            .rotate_current(
+                &presented.session_id,
+                &presented.user_id,
+                &presented.jti,
+                now,
+            )
+            .await?
+        {
+            return self.refreshed(client, &rotated, now);
+        }
         for _ in 0..=MAX_RACE_RETRIES {
             let now = crate::domain::now();
             let session = self
@@ -94,13 +108,7 @@ impl Auth {
 
             if session.current_jti == presented.jti {
                 if let Some(rotated) = self.rotate(&session, now).await? {
-                    self.audit(
-                        AuthEvent::Refreshed,
-                        Some(&rotated.user_id),
-                        Some(&rotated.id),
-                        client,
-                    );
-                    return self.sign_pair(&rotated, now);
+                    return self.refreshed(client, &rotated, now);
                 }
                 // Another request rotated this token first: read the session
                 // again; our token is now the previous one.
@@ -126,33 +134,57 @@ impl Auth {
         Err(refused("refresh lost too many races"))
     }
 
-    /// Replaces the session's current refresh token by a new one (the
-    /// compare-and-swap on its current `jti`): the rotated session, or
-    /// `None` when another request rotated it first.
+    /// Replaces the current refresh token `expected` of session `id` of
+    /// `user_id` by a new one (one compare-and-swap in the store): the
+    /// rotated session, or `None` when the token is not current (another
+    /// request rotated it first, or it is an old one) or the session is not
+    /// live.
+    async fn rotate_current(
+        &self,
+        id: &SessionId,
+        user_id: &UserId,
+        expected: &TokenId,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> ApiResult<Option<Session>> {
+        let rotation = CurrentRotation {
+            session_id: id.clone(),
+            user_id: user_id.clone(),
+            expected_jti: expected.clone(),
+            new_jti: TokenId::generate(),
+            now,
+            sliding_expires_at: self
+                .tokens
+                .refresh_expiry(now)
+                .map_err(ApiError::internal)?,
+            max_lifetime: self.max_session_lifetime,
+        };
+        Ok(self.store.rotate_current(&rotation).await?)
+    }
+
+    /// Rotates `session`'s current refresh token (see `rotate_current`).
     pub(super) async fn rotate(
         &self,
         session: &Session,
         now: chrono::DateTime<chrono::Utc>,
     ) -> ApiResult<Option<Session>> {
-        let rotation = Rotation {
-            session_id: session.id.clone(),
-            expected_jti: session.current_jti.clone(),
-            new_jti: TokenId::generate(),
-            now,
-            new_expires_at: self.session_expiry(session.created_at, now)?,
-        };
-        if !self.store.rotate_session(&rotation).await? {
-            return Ok(None);
-        }
-        Ok(Some(Session {
-            previous_jti: Some(rotation.expected_jti),
-            rotated_at: Some(now),
-            current_jti: rotation.new_jti,
-            current_issued_at: now,
-            last_used_at: now,
-            expires_at: rotation.new_expires_at,
-            ..session.clone()
-        }))
+        self.rotate_current(&session.id, &session.user_id, &session.current_jti, now)
+            .await
+    }
+
+    /// A successful rotation: audited, and its tokens signed.
+    fn refreshed(
+        &self,
+        client: &ClientInfo,
+        rotated: &Session,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> ApiResult<Refreshed> {
+        self.audit(
+            AuthEvent::Refreshed,
+            Some(&rotated.user_id),
+            Some(&rotated.id),
+            client,
+        );
+        self.sign_pair(rotated, now)
     }
 
     /// When a refresh token issued at `now` for a session opened at

@@ -89,6 +89,17 @@ impl Fields {
     }
 }
 
+/// A password as typed at login or to confirm an action: required and not
+/// empty; bcrypt decides the rest, so no other rule applies (registration's
+/// rules are `domain::Password`'s).
+pub(crate) fn entered_password(p: String) -> Result<String, ParseError> {
+    if p.is_empty() {
+        Err(ParseError::new("Password is required"))
+    } else {
+        Ok(p)
+    }
+}
+
 /// For endpoints that need no body (refresh, logout, ...): an empty body
 /// with or without a Content-Type is fine, and so is any JSON body; a
 /// non-empty body of another type is 415, malformed JSON 400.

@@ -11,6 +11,7 @@ use actix_web::middleware::Next;
 use actix_web::web;
 use tracing::Instrument;
 
+use crate::http::HttpState;
 use crate::state::AppState;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -27,7 +28,30 @@ fn request_id(req: &ServiceRequest) -> String {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
         })
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+        .map_or_else(new_request_id, str::to_owned)
+}
+
+/// A request id: this process's random 64-bit prefix and a counter, in
+/// hex (`3f9a2c1b7d4e5f60-1a2b`). Unique per process and, by the prefix,
+/// across instances; not a secret, so no randomness (and no system call)
+/// per request.
+fn new_request_id() -> String {
+    use std::fmt::Write;
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let prefix = *PREFIX.get_or_init(|| {
+        let bytes = uuid::Uuid::new_v4().into_bytes();
+        u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"))
+    });
+    let mut id = String::with_capacity(33);
+    let _ = write!(
+        id,
+        "{prefix:016x}-{:x}",
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    id
 }
 
 /// Wraps every request: keeps or makes its request id, runs the rest of the
@@ -44,6 +68,7 @@ pub async fn observe(
         method: req.method().clone(),
         path: req.path().to_owned(),
         state: req.app_data::<web::Data<AppState>>().cloned(),
+        http: req.app_data::<web::Data<HttpState>>().cloned(),
     };
     let span = tracing::info_span!(
         "request",
@@ -63,12 +88,12 @@ pub async fn observe(
         }
     };
 
-    let route = res
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".into());
-    span.record("route", route.as_str());
-    request.finish(&route, res.status());
+    let route = request
+        .http
+        .as_ref()
+        .map_or("unmatched", |h| h.routes.of(res.request()));
+    span.record("route", route);
+    request.finish(route, res.status());
     let (id, state) = (request.id, request.state);
 
     let headers = res.headers_mut();
@@ -95,12 +120,13 @@ struct Observed {
     method: Method,
     path: String,
     state: Option<web::Data<AppState>>,
+    http: Option<web::Data<HttpState>>,
 }
 
 impl Observed {
     /// The one log line of the request (outside its span, so the line
     /// carries its own fields, flat), and its metrics.
-    fn finish(&self, route: &str, status: StatusCode) {
+    fn finish(&self, route: &'static str, status: StatusCode) {
         let elapsed = self.started.elapsed();
         tracing::info!(
             target: "tokengate::http",

@@ -32,6 +32,8 @@ pub struct HttpState {
     pub proxies: TrustedProxies,
     /// The OpenAPI document for the configured base path.
     pub openapi: utoipa::openapi::OpenApi,
+    /// The request log's and metrics' route labels.
+    pub routes: routes::RouteLabels,
 }
 
 impl HttpState {
@@ -44,6 +46,7 @@ impl HttpState {
             ),
             proxies: TrustedProxies::new(settings.rate_limit.trusted_proxies.clone()),
             openapi: routes::openapi::document_for(&settings.server.base_path),
+            routes: routes::RouteLabels::new(&settings.server.base_path),
         }
     }
 }

@@ -95,6 +95,29 @@ pub struct Rotation {
     pub new_expires_at: DateTime<Utc>,
 }
 
+/// The refresh's rotation: the session's current token `expected_jti`
+/// becomes `new_jti` and its expiry slides to `sliding_expires_at`, but never
+/// past its creation + `max_lifetime`.
+#[derive(Debug, Clone)]
+pub struct CurrentRotation {
+    pub session_id: SessionId,
+    pub user_id: UserId,
+    pub expected_jti: TokenId,
+    pub new_jti: TokenId,
+    pub now: DateTime<Utc>,
+    pub sliding_expires_at: DateTime<Utc>,
+    pub max_lifetime: std::time::Duration,
+}
+
+impl CurrentRotation {
+    /// When the rotated session expires, given when it was created.
+    pub fn expiry_for(&self, created_at: DateTime<Utc>) -> DateTime<Utc> {
+        crate::domain::after(created_at, self.max_lifetime).map_or(self.sliding_expires_at, |cap| {
+            cap.min(self.sliding_expires_at)
+        })
+    }
+}
+
 /// A password change by the logged-in user: `new_hash` replaces
 /// `expected_hash` only if that is still the user's hash.
 #[derive(Debug, Clone)]
@@ -196,6 +219,43 @@ pub trait Store: Send + Sync + 'static {
     /// `new_jti` the current one, and `rotated_at`/`last_used_at`/`expires_at`
     /// are set. Of two racing rotations of one token, exactly one succeeds.
     async fn rotate_session(&self, rotation: &Rotation) -> StoreResult<bool>;
+
+    /// The common case of a refresh in one step where the backend can: if
+    /// session `session_id` belongs to `user_id`, is live at `now` and its
+    /// current token is `expected_jti`, rotate it (as `rotate_session`, the
+    /// expiry from [`CurrentRotation::expiry_for`]) and return it as it now
+    /// is. `None` when any of that does not hold (the caller then reads the
+    /// session and tells a grace-window replay from reuse). Of two racing
+    /// calls for one token, exactly one gets the session.
+    ///
+    /// The default reads, then rotates (two round trips); SQLite overrides
+    /// it with one `UPDATE ... RETURNING`.
+    async fn rotate_current(&self, r: &CurrentRotation) -> StoreResult<Option<Session>> {
+        let Some(session) = self.find_session(&r.session_id).await?.filter(|s| {
+            s.user_id == r.user_id && s.is_live(r.now) && s.current_jti == r.expected_jti
+        }) else {
+            return Ok(None);
+        };
+        let rotation = Rotation {
+            session_id: r.session_id.clone(),
+            expected_jti: r.expected_jti.clone(),
+            new_jti: r.new_jti.clone(),
+            now: r.now,
+            new_expires_at: r.expiry_for(session.created_at),
+        };
+        if !self.rotate_session(&rotation).await? {
+            return Ok(None);
+        }
+        Ok(Some(Session {
+            previous_jti: Some(rotation.expected_jti),
+            rotated_at: Some(r.now),
+            current_jti: rotation.new_jti,
+            current_issued_at: r.now,
+            last_used_at: r.now,
+            expires_at: rotation.new_expires_at,
+            ..session
+        }))
+    }
 
     /// Records that the session was used (the grace-window answer).
     async fn touch_session(&self, id: &SessionId, now: DateTime<Utc>) -> StoreResult<()>;

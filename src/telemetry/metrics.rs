@@ -60,14 +60,14 @@ struct EventLabels {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct RequestLabels {
     method: &'static str,
-    route: String,
+    route: &'static str,
     status: u16,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct LatencyLabels {
     method: &'static str,
-    route: String,
+    route: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -88,6 +88,7 @@ pub struct Metrics {
     events: Family<EventLabels, Counter>,
     mail: Family<MailLabels, Counter>,
     store_up: Family<BackendLabels, Gauge>,
+    log_lines_dropped: Counter,
     registration_mode: Family<ModeLabels, Gauge>,
 }
 
@@ -134,6 +135,12 @@ impl Metrics {
             "1 when the store answered its last ping",
             store_up.clone(),
         );
+        let log_lines_dropped = Counter::default();
+        registry.register(
+            "log_lines_dropped",
+            "Log lines dropped because the log writer fell behind (its queue was full)",
+            log_lines_dropped.clone(),
+        );
         let registration_mode = Family::<ModeLabels, Gauge>::default();
         registry.register(
             "store_registration_mode",
@@ -147,6 +154,7 @@ impl Metrics {
             events,
             mail,
             store_up,
+            log_lines_dropped,
             registration_mode,
         }
     }
@@ -155,20 +163,26 @@ impl Metrics {
     /// client sends: the method is one of the standard ones or `other`, the
     /// route a pattern of the route table or `unmatched`, the status one the
     /// server chose. So no request can add series without bound.
-    pub fn record_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+    ///
+    /// `route` is a label interned once per route (no allocation per
+    /// request).
+    pub fn record_request(
+        &self,
+        method: &str,
+        route: &'static str,
+        status: u16,
+        elapsed: Duration,
+    ) {
         let method = method_label(method);
         self.requests
             .get_or_create(&RequestLabels {
                 method,
-                route: route.to_owned(),
+                route,
                 status,
             })
             .inc();
         self.latency
-            .get_or_create(&LatencyLabels {
-                method,
-                route: route.to_owned(),
-            })
+            .get_or_create(&LatencyLabels { method, route })
             .observe(elapsed.as_secs_f64());
     }
 
@@ -184,6 +198,17 @@ impl Metrics {
 
     pub fn event_count(&self, event: AuthEvent) -> u64 {
         self.events.get_or_create(&EventLabels { event }).get()
+    }
+
+    /// Brings the dropped-lines counter up to `total` (the log writer's own
+    /// count, which only grows), before a scrape.
+    pub fn sync_dropped_log_lines(&self, total: u64) {
+        static SYNC: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = SYNC.lock();
+        let shown = self.log_lines_dropped.get();
+        if total > shown {
+            self.log_lines_dropped.inc_by(total - shown);
+        }
     }
 
     pub fn set_store_up(&self, backend: &str, up: bool) {

@@ -2,6 +2,7 @@
 //! test.
 
 mod abuse;
+mod account;
 mod bodies;
 mod cors;
 mod fuzz;
@@ -10,6 +11,7 @@ mod helpers;
 mod instances;
 mod jwks;
 mod login;
+mod mailbox;
 mod metrics;
 mod openapi;
 mod process;

@@ -23,6 +23,13 @@ fn contract_statuses(method: &Method, path: &str) -> &'static [u16] {
         ("POST", "/api/auth/logout") => &[200, 400, 403, 413, 415, 503],
         ("POST", "/api/auth/logout-all") => &[200, 400, 401, 403, 413, 415, 503],
         ("GET", "/api/auth/cookie-check") => &[200],
+        ("POST", "/api/auth/password/change") => &[200, 400, 401, 403, 413, 415, 429, 503],
+        ("POST", "/api/auth/password/forgot") => &[200, 400, 403, 413, 415, 429, 503],
+        ("POST", "/api/auth/password/reset") => &[200, 400, 403, 413, 415, 429, 503],
+        ("POST", "/api/auth/email/verify") => &[200, 400, 403, 409, 413, 415, 429, 503],
+        ("POST", "/api/auth/email/verify/resend") => &[200, 400, 401, 403, 413, 415, 429, 503],
+        ("POST", "/api/auth/email/change") => &[200, 400, 401, 403, 409, 413, 415, 429, 503],
+        ("DELETE", "/api/user") => &[200, 400, 401, 403, 413, 415, 429, 503],
         ("GET", "/api/auth/sessions") => &[200, 401, 503],
         ("DELETE", "/api/auth/sessions/{id}") => &[200, 400, 401, 403, 404, 413, 415, 503],
         ("GET", "/api/user/current-user") => &[200, 401, 503],
@@ -41,6 +48,10 @@ fn contract_statuses(method: &Method, path: &str) -> &'static [u16] {
 /// Routes that need an access token (cookie or Bearer).
 const PROTECTED: &[&str] = &[
     "POST /api/auth/logout-all",
+    "POST /api/auth/password/change",
+    "POST /api/auth/email/verify/resend",
+    "POST /api/auth/email/change",
+    "DELETE /api/user",
     "GET /api/auth/sessions",
     "DELETE /api/auth/sessions/{id}",
     "GET /api/user/current-user",
@@ -282,6 +293,7 @@ async fn request_and_response_schemas_exist_and_security_schemes_are_the_cookies
         "name",
         "email",
         "profilePicture",
+        "emailVerified",
         "createdAt",
         "updatedAt",
     ] {

@@ -31,7 +31,11 @@ async fn register_creates_the_user_and_sets_no_cookie() {
         );
     }
     let keys: Vec<&String> = user.as_object().unwrap().keys().collect();
-    assert_eq!(keys.len(), 6, "unexpected user fields: {keys:?}");
+    assert_eq!(keys.len(), 7, "unexpected user fields: {keys:?}");
+    assert_eq!(
+        user["emailVerified"], false,
+        "a new address is not verified"
+    );
     assert!(!body.to_string().contains("$2b$"), "a hash leaked: {body}");
 }
 

@@ -5,7 +5,9 @@ use std::collections::HashSet;
 
 use chrono::TimeDelta;
 
-use tokengate::domain::{SessionId, TokenId};
+use chrono::{DateTime, Utc};
+use tokengate::domain::{Session, SessionId, TokenId};
+use tokengate::store::CurrentRotation;
 
 use crate::backends::Ctx;
 use crate::fixtures::{days, find, minutes, now, registered, rotation, session, stored_session};
@@ -412,4 +414,103 @@ pub async fn purge_deletes_expired_and_revoked_sessions(ctx: Ctx) {
         ctx.store.purge_sessions(cutoff).await.expect("purge again"),
         0
     );
+}
+
+fn current_rotation(s: &Session, at: DateTime<Utc>) -> CurrentRotation {
+    CurrentRotation {
+        session_id: s.id.clone(),
+        user_id: s.user_id.clone(),
+        expected_jti: s.current_jti.clone(),
+        new_jti: TokenId::generate(),
+        now: at,
+        sliding_expires_at: at + days(7),
+        max_lifetime: std::time::Duration::from_secs(30 * 86_400),
+    }
+}
+
+pub async fn rotate_current_returns_the_rotated_session(ctx: Ctx) {
+    let user = registered(&ctx.store).await;
+    let before = stored_session(&ctx.store, &user.user.id).await;
+    let at = now() + minutes(1);
+    let r = current_rotation(&before, at);
+    let rotated = ctx
+        .store
+        .rotate_current(&r)
+        .await
+        .expect("rotate")
+        .expect("the current token rotates");
+    assert_eq!(
+        rotated,
+        find(&ctx.store, &before).await,
+        "what it returns is what is stored"
+    );
+    assert_eq!(rotated.current_jti, r.new_jti);
+    assert_eq!(rotated.previous_jti, Some(before.current_jti.clone()));
+    assert_eq!((rotated.rotated_at, rotated.last_used_at), (Some(at), at));
+    assert_eq!(rotated.current_issued_at, at);
+    assert_eq!(rotated.expires_at, at + days(7));
+    assert_eq!(rotated.created_at, before.created_at);
+
+    // The same token again, another user's claim, a revoked or an expired
+    // session: nothing rotates, nothing changes.
+    assert_eq!(ctx.store.rotate_current(&r).await.expect("rotate"), None);
+    let mut other = current_rotation(&rotated, at);
+    other.user_id = registered(&ctx.store).await.user.id;
+    assert_eq!(
+        ctx.store.rotate_current(&other).await.expect("rotate"),
+        None
+    );
+    let late = current_rotation(&rotated, rotated.expires_at);
+    assert_eq!(ctx.store.rotate_current(&late).await.expect("rotate"), None);
+    assert_eq!(find(&ctx.store, &before).await, rotated);
+    assert!(
+        ctx.store
+            .revoke_session(&rotated.id, None, at)
+            .await
+            .expect("revoke")
+    );
+    let revoked = current_rotation(&rotated, at + minutes(1));
+    assert_eq!(
+        ctx.store.rotate_current(&revoked).await.expect("rotate"),
+        None
+    );
+}
+
+pub async fn rotate_current_never_slides_past_the_maximum_lifetime(ctx: Ctx) {
+    let user = registered(&ctx.store).await;
+    let created = now() - days(29);
+    let s = session(&user.user.id, created, now() + days(1));
+    ctx.store.create_session(&s).await.expect("create");
+    let at = now();
+    let rotated = ctx
+        .store
+        .rotate_current(&current_rotation(&s, at))
+        .await
+        .expect("rotate")
+        .expect("rotates");
+    assert_eq!(
+        rotated.expires_at,
+        created + days(30),
+        "capped at creation + 30 days"
+    );
+}
+
+pub async fn rotate_current_race_has_exactly_one_winner(ctx: Ctx) {
+    let user = registered(&ctx.store).await;
+    let s = stored_session(&ctx.store, &user.user.id).await;
+    let at = now();
+    let racers: Vec<_> = (0..16)
+        .map(|_| {
+            let (store, r) = (ctx.store.clone(), current_rotation(&s, at));
+            tokio::spawn(async move { store.rotate_current(&r).await.expect("rotate") })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for racer in racers {
+        if let Some(rotated) = racer.await.expect("task") {
+            winners.push(rotated);
+        }
+    }
+    assert_eq!(winners.len(), 1);
+    assert_eq!(find(&ctx.store, &s).await, winners[0]);
 }

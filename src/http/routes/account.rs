@@ -16,22 +16,12 @@ use super::responses::{
 use crate::auth::ApiResult;
 use crate::domain::{AuthUser, ClientInfo, EmailAddress, ParseError, Password};
 use crate::http::HttpState;
-use crate::http::body::{Fields, JsonObject, NoBody};
+use crate::http::body::{Fields, JsonObject, NoBody, entered_password};
 use crate::http::error::ErrorBody;
 use crate::state::AppState;
 
-/// A password given again to confirm: required, not empty; checked by
-/// bcrypt, so no other rule applies.
-fn entered(p: String) -> Result<String, ParseError> {
-    if p.is_empty() {
-        Err(ParseError::new("Password is required"))
-    } else {
-        Ok(p)
-    }
-}
-
 /// A link's token as sent: required; its form is checked by `auth` (a
-/// malformed token is as invalid as an unknown one, same answer).
+/// malformed token is as invalid as an unknown one: one answer).
 fn token(t: String) -> Result<String, ParseError> {
     Ok(t)
 }
@@ -66,7 +56,7 @@ pub async fn change_password(
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner().0;
     let mut fields = Fields::default();
-    let current = fields.parse("currentPassword", body.current_password, entered);
+    let current = fields.parse("currentPassword", body.current_password, entered_password);
     let new = fields.parse("newPassword", body.new_password, Password::parse);
     let (current, new) = fields.finish(current.zip(new))?;
     let changed = state
@@ -244,7 +234,7 @@ pub async fn change_email(
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner().0;
     let mut fields = Fields::default();
-    let password = fields.parse("password", body.password, entered);
+    let password = fields.parse("password", body.password, entered_password);
     let new_email = fields.parse("newEmail", body.new_email, |e| EmailAddress::parse(&e));
     let (password, new_email) = fields.finish(password.zip(new_email))?;
     state
@@ -284,7 +274,7 @@ pub async fn delete_account(
     body: JsonObject<DeleteAccountRequest>,
 ) -> ApiResult<HttpResponse> {
     let mut fields = Fields::default();
-    let password = fields.parse("password", body.into_inner().0.password, entered);
+    let password = fields.parse("password", body.into_inner().0.password, entered_password);
     let password = fields.finish(password)?;
     state.auth.delete_account(&client, &user, &password).await?;
     let response = HttpResponse::Ok().json(MessageResponse::new("Account deleted"));

@@ -24,7 +24,7 @@ pub struct UserDto {
     #[schema(required = true)]
     pub profile_picture: Option<String>,
     /// Whether the user proved to read `email` (a verification link, or a
-    /// password reset sent there).
+    /// reset link sent there).
     pub email_verified: bool,
     /// RFC 3339, UTC.
     #[schema(format = DateTime)]

@@ -4,9 +4,9 @@ use super::dto::{LoginRequest, LoginResponse, rfc3339};
 use super::responses::{CsrfRefused, NotJson, TooLarge};
 use crate::auth::ApiResult;
 use crate::domain::ClientInfo;
-use crate::domain::{EmailAddress, ParseError};
+use crate::domain::EmailAddress;
 use crate::http::HttpState;
-use crate::http::body::Fields;
+use crate::http::body::{Fields, entered_password};
 use crate::http::error::ErrorBody;
 use crate::http::extractors::AdmittedLogin;
 use crate::state::AppState;
@@ -40,13 +40,7 @@ pub async fn login(
     let body = body.0;
     let mut fields = Fields::default();
     let email = fields.parse("email", body.email, |e| EmailAddress::parse(&e));
-    let password = fields.parse("password", body.password, |p| {
-        if p.is_empty() {
-            Err(ParseError::new("Password is required"))
-        } else {
-            Ok(p)
-        }
-    });
+    let password = fields.parse("password", body.password, entered_password);
     let (email, password) = fields.finish(email.zip(password))?;
 
     let previous = http.cookies.read_refresh(&req);

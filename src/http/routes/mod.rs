@@ -49,6 +49,53 @@ impl RouteSpec {
     }
 }
 
+/// The metric and log label of each route: its full pattern
+/// (`/api/auth/sessions/{id}`), as a `&'static str` made once, so a request
+/// is labelled without an allocation.
+pub struct RouteLabels {
+    by_pattern: std::collections::HashMap<&'static str, &'static str>,
+}
+
+/// One leaked copy per distinct pattern in the process (a handful; tests
+/// build many apps with the same table).
+fn intern(pattern: String) -> &'static str {
+    static SEEN: std::sync::Mutex<Option<std::collections::HashSet<&'static str>>> =
+        std::sync::Mutex::new(None);
+    let mut seen = SEEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let seen = seen.get_or_insert_with(Default::default);
+    if let Some(known) = seen.get(pattern.as_str()) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(pattern.into_boxed_str());
+    seen.insert(leaked);
+    leaked
+}
+
+impl RouteLabels {
+    pub fn new(base_path: &str) -> Self {
+        let by_pattern = route_table()
+            .iter()
+            .map(|r| intern(r.full_path(base_path)))
+            .map(|p| (p, p))
+            .collect();
+        Self { by_pattern }
+    }
+
+    /// The label of the route that answered `req`: a path without
+    /// parameters is its own pattern (found without asking the router);
+    /// others ask the router; anything else is `unmatched`.
+    pub fn of(&self, req: &actix_web::HttpRequest) -> &'static str {
+        if let Some(label) = self.by_pattern.get(req.path()) {
+            return label;
+        }
+        req.match_pattern()
+            .and_then(|p| self.by_pattern.get(p.as_str()).copied())
+            .unwrap_or("unmatched")
+    }
+}
+
 /// The methods a path answers, for the `Allow` header: `GET, PUT`.
 fn allowed_methods(table: &[RouteSpec], mount: Mount, path: &str) -> String {
     table

@@ -27,7 +27,6 @@ pub(super) const ACCOUNT_TOKENS: &str = "accountTokens";
 pub(super) const HASH: &str = "hash";
 pub(super) const PURPOSE: &str = "purpose";
 pub(super) const USED_AT: &str = "usedAt";
-pub(super) const EMAIL_VERIFIED: &str = "emailVerified";
 
 fn time_of(d: &Document, key: &str) -> StoreResult<DateTime<Utc>> {
     let t: &BsonDateTime = d.get_datetime(key).map_err(StoreError::internal)?;
@@ -236,9 +235,9 @@ impl MongoStore {
                     vec![doc! { "$set": {
                         field::PASSWORD_HASH: new_hash,
                         field::UPDATED_AT: bson_time(now),
-                        EMAIL_VERIFIED: { "$or": [
+                        field::EMAIL_VERIFIED: { "$or": [
                             { "$eq": [format!("${}", field::EMAIL), token.email.as_str()] },
-                            { "$eq": [format!("${EMAIL_VERIFIED}"), true] },
+                            { "$eq": [format!("${}", field::EMAIL_VERIFIED), true] },
                         ] },
                     } }],
                 )
@@ -280,13 +279,13 @@ impl MongoStore {
                     doc! { field::ID: id },
                     doc! {
                         field::EMAIL: token.email.as_str(),
-                        EMAIL_VERIFIED: true,
+                        field::EMAIL_VERIFIED: true,
                         field::UPDATED_AT: bson_time(now),
                     },
                 ),
                 _ => (
                     doc! { field::ID: id, field::EMAIL: token.email.as_str() },
-                    doc! { EMAIL_VERIFIED: true, field::UPDATED_AT: bson_time(now) },
+                    doc! { field::EMAIL_VERIFIED: true, field::UPDATED_AT: bson_time(now) },
                 ),
             };
             let updated = h

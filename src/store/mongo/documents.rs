@@ -27,6 +27,7 @@ pub(super) mod field {
     pub const ID: &str = "_id";
     pub const EMAIL: &str = "email";
     pub const PASSWORD_HASH: &str = "passwordHash";
+    pub const EMAIL_VERIFIED: &str = "emailVerified";
     pub const USER_ID: &str = "userId";
     pub const FREQUENCY: &str = "frequency";
     pub const IS_ENABLED: &str = "isEnabled";
@@ -280,14 +281,20 @@ mod tests {
                 field::EMAIL,
                 "passwordHash",
                 "profilePicture",
+                field::EMAIL_VERIFIED,
                 field::CREATED_AT,
                 field::UPDATED_AT,
             ])
         );
-        let back: UserDoc = bson::from_document(stored).unwrap();
+        let back: UserDoc = bson::from_document(stored.clone()).unwrap();
         let credentials = back.into_credentials().unwrap();
         assert_eq!(credentials.user, new.user);
         assert_eq!(credentials.password_hash, new.password_hash);
+        // A user stored before verification existed reads as unverified.
+        let mut older = stored;
+        older.remove(field::EMAIL_VERIFIED);
+        let back: UserDoc = bson::from_document(older).unwrap();
+        assert!(!back.into_user().unwrap().email_verified);
     }
 
     #[test]

@@ -8,11 +8,16 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::SqliteStore;
-use super::rows::{USER_COLUMNS, millis, time_at, user_from};
+use super::rows::{millis, time_at, user_columns, user_from};
 use crate::domain::{AccountToken, EmailAddress, TokenHash, TokenPurpose, User, UserId};
 use crate::store::{EmailConfirmation, PasswordChange, StoreError, StoreResult};
 
-const TOKEN_COLUMNS: &str = "hash, user_id, purpose, email, created_at, expires_at";
+/// The columns `token_from` reads, in its order.
+macro_rules! token_columns {
+    () => {
+        "hash, user_id, purpose, email, created_at, expires_at"
+    };
+}
 
 fn token_from(row: &Row<'_>) -> rusqlite::Result<AccountToken> {
     let purpose: String = row.get(2)?;
@@ -35,10 +40,11 @@ fn use_token(
     now: i64,
 ) -> rusqlite::Result<Option<AccountToken>> {
     let token = c
-        .prepare_cached(&format!(
+        .prepare_cached(concat!(
             "UPDATE account_tokens SET used_at = ?2
              WHERE hash = ?1 AND used_at IS NULL AND expires_at > ?2
-             RETURNING {TOKEN_COLUMNS}"
+             RETURNING ",
+            token_columns!()
         ))?
         .query_row(params![hash, now], token_from)
         .optional()?;
@@ -73,8 +79,12 @@ fn delete_tokens(
 }
 
 fn user(c: &Connection, user_id: &str) -> rusqlite::Result<User> {
-    c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
-        .query_row([user_id], |row| user_from(row, 0))
+    c.prepare_cached(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE id = ?1"
+    ))?
+    .query_row([user_id], |row| user_from(row, 0))
 }
 
 impl SqliteStore {
@@ -83,8 +93,10 @@ impl SqliteStore {
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             delete_tokens(&tx, t.user_id.as_str(), Some(t.purpose), None)?;
-            tx.prepare_cached(&format!(
-                "INSERT INTO account_tokens ({TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            tx.prepare_cached(concat!(
+                "INSERT INTO account_tokens (",
+                token_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
             ))?
             .execute(params![
                 t.hash.as_str(),
@@ -107,8 +119,10 @@ impl SqliteStore {
     ) -> StoreResult<Option<AccountToken>> {
         let hash = hash.as_str().to_owned();
         self.read(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT {TOKEN_COLUMNS} FROM account_tokens
+            c.prepare_cached(concat!(
+                "SELECT ",
+                token_columns!(),
+                " FROM account_tokens
                  WHERE hash = ?1 AND purpose = ?2 AND used_at IS NULL AND expires_at > ?3"
             ))?
             .query_row(params![hash, purpose.as_str(), millis(now)], token_from)

@@ -26,8 +26,8 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, pa
 use tokio::sync::Semaphore;
 
 use super::{
-    EmailConfirmation, PasswordChange, RateLimit, RateVerdict, Rotation, Store, StoreError,
-    StoreResult,
+    CurrentRotation, EmailConfirmation, PasswordChange, RateLimit, RateVerdict, Rotation, Store,
+    StoreError, StoreResult,
 };
 use crate::domain::{
     AccountToken, EmailAddress, Frequency, NewUser, ReportSetting, ReportSettingPatch, Session,
@@ -35,7 +35,7 @@ use crate::domain::{
 };
 use crate::settings::StoreSettings;
 use pool::{Lease, Pool, ReaderLease, is_busy, open_connections, open_reader};
-use rows::{SESSION_COLUMNS, USER_COLUMNS, millis, report_setting_from, session_from, user_from};
+use rows::{millis, report_setting_from, session_columns, session_from, user_columns, user_from};
 
 pub struct SqliteStore {
     pool: Arc<Pool>,
@@ -241,8 +241,10 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<UserCredentials>> {
         let email = email.as_str().to_owned();
         self.read(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = ?1"
+            c.prepare_cached(concat!(
+                "SELECT ",
+                user_columns!(),
+                ", password_hash FROM users WHERE email = ?1"
             ))?
             .query_row([&email], |row| {
                 Ok(UserCredentials {
@@ -258,9 +260,13 @@ impl Store for SqliteStore {
     async fn find_user(&self, id: &UserId) -> StoreResult<Option<User>> {
         let id = id.as_str().to_owned();
         self.read(move |c| {
-            c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
-                .query_row([&id], |row| user_from(row, 0))
-                .optional()
+            c.prepare_cached(concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE id = ?1"
+            ))?
+            .query_row([&id], |row| user_from(row, 0))
+            .optional()
         })
         .await
     }
@@ -352,8 +358,10 @@ impl Store for SqliteStore {
     async fn create_session(&self, s: &Session) -> StoreResult<()> {
         let s = s.clone();
         self.run(move |c| {
-            c.prepare_cached(&format!(
-                "INSERT INTO sessions ({SESSION_COLUMNS})
+            c.prepare_cached(concat!(
+                "INSERT INTO sessions (",
+                session_columns!(),
+                ")
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
             ))?
             .execute(params![
@@ -378,8 +386,10 @@ impl Store for SqliteStore {
     async fn find_session(&self, id: &SessionId) -> StoreResult<Option<Session>> {
         let id = id.as_str().to_owned();
         self.read(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"
+            c.prepare_cached(concat!(
+                "SELECT ",
+                session_columns!(),
+                " FROM sessions WHERE id = ?1"
             ))?
             .query_row([&id], session_from)
             .optional()
@@ -407,6 +417,37 @@ impl Store for SqliteStore {
                     millis(r.new_expires_at),
                 ])?;
             Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn rotate_current(&self, r: &CurrentRotation) -> StoreResult<Option<Session>> {
+        let r = r.clone();
+        let max_ms = i64::try_from(r.max_lifetime.as_millis()).unwrap_or(i64::MAX);
+        self.run(move |c| {
+            c.prepare_cached(concat!(
+                "UPDATE sessions
+                 SET previous_jti = current_jti, rotated_at = ?5,
+                     current_jti = ?4, current_issued_at = ?5, last_used_at = ?5,
+                     expires_at = MIN(?6, created_at + ?7)
+                 WHERE id = ?1 AND user_id = ?2 AND current_jti = ?3
+                   AND revoked_at IS NULL AND expires_at > ?5
+                 RETURNING ",
+                session_columns!()
+            ))?
+            .query_row(
+                params![
+                    r.session_id.as_str(),
+                    r.user_id.as_str(),
+                    r.expected_jti.as_str(),
+                    r.new_jti.as_str(),
+                    millis(r.now),
+                    millis(r.sliding_expires_at),
+                    max_ms,
+                ],
+                session_from,
+            )
+            .optional()
         })
         .await
     }
@@ -465,8 +506,10 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<Session>> {
         let user_id = user_id.as_str().to_owned();
         self.run(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT {SESSION_COLUMNS} FROM sessions
+            c.prepare_cached(concat!(
+                "SELECT ",
+                session_columns!(),
+                " FROM sessions
                  WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2
                  ORDER BY created_at DESC, id"
             ))?

@@ -8,8 +8,15 @@ use crate::domain::{
     UserId, UserName,
 };
 
-pub(super) const SESSION_COLUMNS: &str = "id, user_id, current_jti, current_issued_at, previous_jti, rotated_at, \
-     created_at, last_used_at, expires_at, user_agent, ip, revoked_at";
+/// The columns `session_from` reads, in its order. Macros, so each
+/// statement is one literal (`concat!`) and no SQL is formatted per call.
+macro_rules! session_columns {
+    () => {
+        "id, user_id, current_jti, current_issued_at, previous_jti, rotated_at, \
+         created_at, last_used_at, expires_at, user_agent, ip, revoked_at"
+    };
+}
+pub(super) use session_columns;
 
 pub(super) fn millis(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -40,10 +47,14 @@ pub(super) fn bad_column(idx: usize, why: &str) -> rusqlite::Error {
 }
 
 /// The columns `user_from` reads, in its order.
-pub(super) const USER_COLUMNS: &str =
-    "id, name, email, profile_picture, created_at, updated_at, email_verified";
+macro_rules! user_columns {
+    () => {
+        "id, name, email, profile_picture, created_at, updated_at, email_verified"
+    };
+}
+pub(super) use user_columns;
 
-/// Reads [`USER_COLUMNS`] from column `first` on.
+/// Reads [`user_columns!`] from column `first` on.
 pub(super) fn user_from(row: &Row<'_>, first: usize) -> rusqlite::Result<User> {
     Ok(User {
         id: UserId::from_trusted(row.get(first)?),
