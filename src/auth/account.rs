@@ -12,7 +12,6 @@
 //! task after the answer is decided.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::domain::{
     AccountToken, AccountTokenSecret, AuthUser, ClientInfo, EmailAddress, Password, TokenPurpose,
@@ -32,8 +31,6 @@ pub(super) struct Mailing {
     mailer: Arc<Mailer>,
     templates: Templates,
     per_address: SharedLimiter,
-    reset_ttl: Duration,
-    verification_ttl: Duration,
 }
 
 impl Mailing {
@@ -42,16 +39,12 @@ impl Mailing {
         mailer: Arc<Mailer>,
         templates: Templates,
         per_address: SharedLimiter,
-        reset_ttl: Duration,
-        verification_ttl: Duration,
     ) -> Self {
         Self {
             store,
             mailer,
             templates,
             per_address,
-            reset_ttl,
-            verification_ttl,
         }
     }
 
@@ -66,11 +59,7 @@ impl Mailing {
         let secret = AccountTokenSecret::generate()
             .map_err(|_| ApiError::internal("the system random generator failed"))?;
         let now = crate::domain::now();
-        let ttl = match purpose {
-            TokenPurpose::PasswordReset => self.reset_ttl,
-            TokenPurpose::EmailVerification | TokenPurpose::EmailChange => self.verification_ttl,
-        };
-        let expires_at = crate::domain::after(now, ttl)
+        let expires_at = crate::domain::after(now, self.templates.lifetime(purpose))
             .ok_or_else(|| ApiError::internal("token lifetime out of range"))?;
         self.store
             .issue_account_token(&AccountToken {

@@ -85,8 +85,6 @@ impl Auth {
                 settings.accounts.email_verification_ttl,
             ),
             limits.mails_per_address.clone(),
-            settings.accounts.password_reset_ttl,
-            settings.accounts.email_verification_ttl,
         ));
         Self {
             limits,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::{Mail, MailKind};
-use crate::domain::{AccountTokenSecret, EmailAddress};
+use crate::domain::{AccountTokenSecret, EmailAddress, TokenPurpose};
 
 /// Renders the mails of the account flows.
 #[derive(Debug, Clone)]
@@ -24,6 +24,14 @@ impl Templates {
             frontend,
             reset_ttl,
             verification_ttl,
+        }
+    }
+
+    /// How long a link of `purpose` works (what its mail says).
+    pub fn lifetime(&self, purpose: TokenPurpose) -> Duration {
+        match purpose {
+            TokenPurpose::PasswordReset => self.reset_ttl,
+            TokenPurpose::EmailVerification | TokenPurpose::EmailChange => self.verification_ttl,
         }
     }
 
