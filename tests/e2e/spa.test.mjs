@@ -104,6 +104,9 @@ test('the hint: set by login, readable, two expiries; reload restores without a 
   assert.ok(seen.hint.refreshExpiresAt > Date.now() + 3_000_000, 'and the refresh expiry (1 h here)');
 
   // A reload: the hint says "session", so the client asks who we are, and gets it.
+  // First let the logged-in view's own requests finish: a reload would abort
+  // one still in flight (net::ERR_ABORTED), which is the reload's doing.
+  await page.waitForLoadState('networkidle');
   const failures = watchFailures(page);
   const api = watchApi(page, stack.apiBase);
   await page.reload();
