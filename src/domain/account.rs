@@ -114,13 +114,6 @@ pub struct AccountToken {
     pub expires_at: DateTime<Utc>,
 }
 
-impl AccountToken {
-    /// Usable at `now`: the store also checks it was not used.
-    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
-        now < self.expires_at
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,7 +24,7 @@ use crate::telemetry::metrics::Metrics;
 pub use templates::Templates;
 
 /// What a mail is about: the `kind` label of the mail metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumIter)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
 #[strum(serialize_all = "snake_case")]
 pub enum MailKind {
     EmailVerification,
@@ -41,7 +41,7 @@ impl MailKind {
 }
 
 /// How sending a mail ended: the `outcome` label of the mail metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumIter)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
 #[strum(serialize_all = "snake_case")]
 pub enum MailOutcome {
     /// The SMTP server accepted it.
