@@ -13,6 +13,7 @@ const EVIL: &str = "http://localhost:6666";
 struct Victim {
     cookie_header: String,
     access: String,
+    email: String,
 }
 
 async fn victim(app: &TestApp) -> Victim {
@@ -25,6 +26,7 @@ async fn victim(app: &TestApp) -> Victim {
     Victim {
         cookie_header: format!("accessToken={access}; refreshToken={refresh}"),
         access,
+        email,
     }
 }
 
@@ -41,7 +43,11 @@ async fn forged(
         .request(method, app.url(path))
         .header("cookie", &v.cookie_header)
         .header("content-type", "application/json")
-        .body(r#"{"frequency":"DAILY"}"#);
+        // A body every route would act on, were the request let through
+        // (each reads its own fields and ignores the others).
+        .body(format!(
+            r#"{{"frequency":"DAILY","currentPassword":"{PASSWORD}","newPassword":"stolen passphrase 1","password":"{PASSWORD}","newEmail":"attacker@evil.test"}}"#
+        ));
     for (k, val) in headers {
         req = req.header(*k, *val);
     }
@@ -91,6 +97,10 @@ async fn cookie_requests_without_an_allowed_origin_are_403_and_change_nothing() 
             (reqwest::Method::POST, "/api/auth/refresh"),
             (reqwest::Method::POST, "/api/auth/logout"),
             (reqwest::Method::PUT, "/api/report/setting"),
+            (reqwest::Method::POST, "/api/auth/password/change"),
+            (reqwest::Method::POST, "/api/auth/email/change"),
+            (reqwest::Method::POST, "/api/auth/email/verify/resend"),
+            (reqwest::Method::DELETE, "/api/user"),
         ] {
             let res = forged(&app, &v, method, path, headers).await;
             assert_eq!(res.status(), 403, "{path} with {headers:?}");
@@ -103,6 +113,18 @@ async fn cookie_requests_without_an_allowed_origin_are_403_and_change_nothing() 
         }
         assert_untouched(&app, &v).await;
     }
+    // The account is still there, with its address and its password.
+    let res = bare()
+        .get(app.url("/api/user/current-user"))
+        .bearer_auth(&v.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "the account was deleted");
+    let me: Value = res.json().await.unwrap();
+    assert_eq!(me["user"]["email"], v.email.as_str(), "the email changed");
+    let login = app.login_with(&bare(), &v.email, PASSWORD).await;
+    assert_eq!(login.status(), 200, "the password changed");
 }
 
 #[tokio::test]

@@ -787,3 +787,45 @@ async fn smtp_credentials_from_the_url_are_used() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn the_account_flows_share_one_per_ip_budget_even_at_the_same_instant() {
+    let (app, _mail) = app_with_mail(&[("RATE_LIMIT_PER_IP", "5")]).await;
+    let email = registered(&app).await;
+    // Twenty forgot requests at once: exactly the budget gets through.
+    let asks: Vec<_> = (0..20)
+        .map(|_| {
+            let (url, email) = (app.url("/api/auth/password/forgot"), email.clone());
+            tokio::spawn(async move {
+                let res = bare()
+                    .post(url)
+                    .header("origin", crate::helpers::ORIGIN)
+                    .json(&json!({ "email": email }))
+                    .send()
+                    .await
+                    .unwrap();
+                let retry_after = res.headers().get("retry-after").is_some();
+                (res.status().as_u16(), retry_after)
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for ask in asks {
+        statuses.push(ask.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|(s, _)| *s == 200).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|&(s, retry)| s == 200 || (s == 429 && retry)),
+        "{statuses:?}"
+    );
+    // The same budget covers reset and verify: guessing tokens is limited too.
+    let guess = "A".repeat(43);
+    assert_eq!(reset(&app, &guess, NEW_PASSWORD).await.0, 429);
+    assert_eq!(verify(&app, &guess).await.0, 429);
+}
