@@ -90,7 +90,7 @@ fn user(c: &Connection, user_id: &str) -> rusqlite::Result<User> {
 impl SqliteStore {
     pub(super) async fn insert_account_token(&self, token: &AccountToken) -> StoreResult<()> {
         let t = token.clone();
-        self.run(move |c| {
+        self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             delete_tokens(&tx, t.user_id.as_str(), Some(t.purpose), None)?;
             tx.prepare_cached(concat!(
@@ -133,7 +133,7 @@ impl SqliteStore {
 
     pub(super) async fn replace_password(&self, change: &PasswordChange) -> StoreResult<bool> {
         let ch = change.clone();
-        self.run(move |c| {
+        self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let id = ch.user_id.as_str();
             let changed = tx
@@ -160,7 +160,7 @@ impl SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<UserId>> {
         let (hash, new_hash, now) = (hash.as_str().to_owned(), new_hash.to_owned(), millis(now));
-        self.run(move |c| {
+        self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let Some(token) = use_token(&tx, &hash, &[TokenPurpose::PasswordReset], now)? else {
                 return Ok(None); // dropped: rolled back
@@ -186,7 +186,7 @@ impl SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<EmailConfirmation> {
         let (hash, now) = (hash.as_str().to_owned(), millis(now));
-        self.run(move |c| {
+        self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let purposes = [TokenPurpose::EmailVerification, TokenPurpose::EmailChange];
             let Some(token) = use_token(&tx, &hash, &purposes, now)? else {
@@ -234,7 +234,7 @@ impl SqliteStore {
 
     pub(super) async fn remove_user(&self, user_id: &UserId) -> StoreResult<bool> {
         let id = user_id.as_str().to_owned();
-        self.run(move |c| {
+        self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             // The foreign keys cascade too; said here so the order is plain.
             delete_tokens(&tx, &id, None, None)?;
@@ -252,7 +252,7 @@ impl SqliteStore {
     }
 
     pub(super) async fn purge_tokens(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
-        self.run(move |c| {
+        self.write(move |c| {
             let deleted = c
                 .prepare_cached(
                     "DELETE FROM account_tokens WHERE expires_at <= ?1 OR used_at <= ?1",

@@ -35,7 +35,7 @@ impl SqliteStore {
 
     pub(super) async fn add_signing_key(&self, key: &StoredSigningKey) -> StoreResult<bool> {
         let key = key.clone();
-        self.run(move |c| {
+        self.write(move |c| {
             let inserted = c
                 .prepare_cached(
                     "INSERT INTO signing_keys (kid, generation, algorithm, public_key,

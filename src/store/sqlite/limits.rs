@@ -16,7 +16,7 @@ impl SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<RateVerdict> {
         let ((interval, window), key, now) = (limit.millis(), key.to_owned(), millis(now));
-        self.run(move |c| {
+        self.write(move |c| {
             // Insert a fresh key, or move its arrival time on by one
             // interval only while that stays within the window: the WHERE
             // makes the check and the spend one atomic statement.
@@ -42,7 +42,7 @@ impl SqliteStore {
 
     pub(super) async fn refund(&self, key: &str, limit: RateLimit) -> StoreResult<()> {
         let (key, (interval, _)) = (key.to_owned(), limit.millis());
-        self.run(move |c| {
+        self.write(move |c| {
             c.prepare_cached("UPDATE rate_limits SET tat = tat - ?2 WHERE key = ?1")?
                 .execute(params![key, interval])
                 .map(drop)
@@ -52,7 +52,7 @@ impl SqliteStore {
 
     pub(super) async fn purge_limits(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         let now = millis(now);
-        self.run(move |c| {
+        self.write(move |c| {
             let deleted = c
                 .prepare_cached("DELETE FROM rate_limits WHERE tat <= ?1")?
                 .execute([now])?;

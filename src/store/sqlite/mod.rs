@@ -1,7 +1,8 @@
 //! The embedded store: one SQLite file in WAL mode, so a fresh clone runs with
 //! no database server.
 //!
-//! rusqlite is synchronous. Writes and anything that may take long run on
+//! rusqlite is synchronous. Writes run one after the other on a connection
+//! and thread of their own (`writer`). Reads that may take long run on
 //! tokio's blocking pool with a connection from a small pool. Point reads by
 //! key (a user, a session, a report setting) are different: they take a few
 //! microseconds, less than handing them to another thread and back, which
@@ -17,13 +18,13 @@ mod limits;
 mod pool;
 mod rows;
 mod schema;
+mod writer;
 
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
-use tokio::sync::Semaphore;
 
 use super::{
     CurrentRotation, EmailConfirmation, PasswordChange, RateLimit, RateVerdict, Rotation, Store,
@@ -36,9 +37,13 @@ use crate::domain::{
 use crate::settings::StoreSettings;
 use pool::{Lease, Pool, ReaderLease, is_busy, open_connections, open_reader};
 use rows::{millis, report_setting_from, session_columns, session_from, user_columns, user_from};
+use writer::Writer;
 
 pub struct SqliteStore {
+    /// Connections for reads that may take long, and busy point reads.
     pool: Arc<Pool>,
+    /// Every write of this process goes through it.
+    writer: Writer,
     /// Connections for point reads on the calling thread (see `read`).
     readers: Mutex<Vec<Connection>>,
 }
@@ -47,8 +52,8 @@ impl SqliteStore {
     pub async fn open(settings: &StoreSettings) -> StoreResult<Self> {
         let path = settings.sqlite_path.clone();
         let size = settings.sqlite_pool_size;
-        let (conns, readers) = tokio::task::spawn_blocking(move || {
-            let conns = open_connections(&path, size)?;
+        let (mut conns, readers) = tokio::task::spawn_blocking(move || {
+            let conns = open_connections(&path, size + 1)?;
             let readers = (0..size)
                 .map(|_| open_reader(&path))
                 .collect::<StoreResult<Vec<_>>>()?;
@@ -56,12 +61,11 @@ impl SqliteStore {
         })
         .await
         .map_err(StoreError::internal)??;
+        let writer = Writer::start(conns.pop().expect("size + 1 connections"))?;
         tracing::info!(path = %settings.sqlite_path.display(), "using the embedded SQLite store");
         Ok(Self {
-            pool: Arc::new(Pool {
-                permits: Semaphore::new(conns.len()),
-                idle: Mutex::new(conns),
-            }),
+            pool: Arc::new(Pool::of(conns)),
+            writer,
             readers: Mutex::new(readers),
         })
     }
@@ -96,7 +100,8 @@ impl SqliteStore {
         }
     }
 
-    /// Runs `f` with a pooled connection on the blocking pool.
+    /// Runs a read that may take long with a pooled connection on the
+    /// blocking pool.
     async fn run<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
@@ -125,6 +130,15 @@ impl SqliteStore {
         })
         .await
         .map_err(StoreError::internal)?
+    }
+
+    /// Runs `f`, which may write, on the writer connection, in turn.
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        self.writer.run(f).await
     }
 }
 
@@ -201,7 +215,7 @@ impl Store for SqliteStore {
 
     async fn create_user(&self, new: &NewUser) -> StoreResult<()> {
         let new = new.clone();
-        self.run(move |c| {
+        self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let u = &new.user;
             tx.prepare_cached(
@@ -282,7 +296,7 @@ impl Store for SqliteStore {
             expected.to_owned(),
             new.to_owned(),
         );
-        self.run(move |c| {
+        self.write(move |c| {
             let changed = c
                 .prepare_cached(
                     "UPDATE users SET password_hash = ?3 WHERE id = ?1 AND password_hash = ?2",
@@ -307,7 +321,7 @@ impl Store for SqliteStore {
         }
         // Missing: write the default if the user exists, then read.
         let user_id = user_id.as_str().to_owned();
-        self.run(move |c| {
+        self.write(move |c| {
             repair_report_setting(c, &user_id)?;
             c.prepare_cached(SELECT_REPORT_SETTING)?
                 .query_row([&user_id], report_setting_from)
@@ -323,7 +337,7 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<ReportSetting>> {
         let user_id = user_id.as_str().to_owned();
-        self.run(move |c| {
+        self.write(move |c| {
             let update = |c: &Connection| {
                 c.prepare_cached(
                     "UPDATE report_settings
@@ -357,7 +371,7 @@ impl Store for SqliteStore {
 
     async fn create_session(&self, s: &Session) -> StoreResult<()> {
         let s = s.clone();
-        self.run(move |c| {
+        self.write(move |c| {
             c.prepare_cached(concat!(
                 "INSERT INTO sessions (",
                 session_columns!(),
@@ -399,7 +413,7 @@ impl Store for SqliteStore {
 
     async fn rotate_session(&self, r: &Rotation) -> StoreResult<bool> {
         let r = r.clone();
-        self.run(move |c| {
+        self.write(move |c| {
             let changed = c
                 .prepare_cached(
                     "UPDATE sessions
@@ -424,7 +438,7 @@ impl Store for SqliteStore {
     async fn rotate_current(&self, r: &CurrentRotation) -> StoreResult<Option<Session>> {
         let r = r.clone();
         let max_ms = i64::try_from(r.max_lifetime.as_millis()).unwrap_or(i64::MAX);
-        self.run(move |c| {
+        self.write(move |c| {
             c.prepare_cached(concat!(
                 "UPDATE sessions
                  SET previous_jti = current_jti, rotated_at = ?5,
@@ -454,7 +468,7 @@ impl Store for SqliteStore {
 
     async fn touch_session(&self, id: &SessionId, now: DateTime<Utc>) -> StoreResult<()> {
         let id = id.as_str().to_owned();
-        self.run(move |c| {
+        self.write(move |c| {
             c.prepare_cached(
                 "UPDATE sessions SET last_used_at = MAX(last_used_at, ?2) WHERE id = ?1",
             )?
@@ -472,7 +486,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<bool> {
         let id = id.as_str().to_owned();
         let owner = owner.map(|o| o.as_str().to_owned());
-        self.run(move |c| {
+        self.write(move |c| {
             let changed = c
                 .prepare_cached(
                     "UPDATE sessions SET revoked_at = ?3
@@ -487,7 +501,7 @@ impl Store for SqliteStore {
 
     async fn revoke_all_sessions(&self, user_id: &UserId, now: DateTime<Utc>) -> StoreResult<u64> {
         let user_id = user_id.as_str().to_owned();
-        self.run(move |c| {
+        self.write(move |c| {
             let changed = c
                 .prepare_cached(
                     "UPDATE sessions SET revoked_at = ?2
@@ -537,7 +551,7 @@ impl Store for SqliteStore {
     }
 
     async fn purge_sessions(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
-        self.run(move |c| {
+        self.write(move |c| {
             let deleted = c
                 .prepare_cached("DELETE FROM sessions WHERE expires_at <= ?1 OR revoked_at <= ?1")?
                 .execute([millis(cutoff)])?;

@@ -17,6 +17,15 @@ pub(super) struct Pool {
     pub(super) permits: Semaphore,
 }
 
+impl Pool {
+    pub(super) fn of(conns: Vec<Connection>) -> Self {
+        Self {
+            permits: Semaphore::new(conns.len()),
+            idle: Mutex::new(conns),
+        }
+    }
+}
+
 /// Puts the connection back even if the query panicked.
 pub(super) struct Lease<'a> {
     pub(super) pool: &'a Pool,
