@@ -17,7 +17,7 @@ async fn main() -> anyhow::Result<()> {
     // The request log leaves through its own thread; the guard writes what
     // is still queued when the service stops.
     let (log, _flush_on_exit) =
-        telemetry::off_thread(std::io::stdout(), telemetry::LOG_QUEUE_LINES);
+        telemetry::writer::start(std::io::stdout(), telemetry::writer::LOG_BUFFER_BYTES);
     telemetry::init(&settings.log, log);
     Application::build(settings)
         .await?

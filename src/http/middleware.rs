@@ -13,6 +13,7 @@ use tracing::Instrument;
 
 use crate::http::HttpState;
 use crate::state::AppState;
+use crate::telemetry::request_line::RequestLine;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -72,12 +73,11 @@ pub async fn observe(
     };
     let span = tracing::info_span!(
         "request",
-        request_id = %request.id,
-        method = %request.method,
-        path = %request.path,
-        route = tracing::field::Empty,
+        request_id = request.id.as_str(),
+        method = request.method.as_str(),
+        path = request.path.as_str(),
     );
-    let mut res = match next.call(req).instrument(span.clone()).await {
+    let mut res = match next.call(req).instrument(span).await {
         Ok(res) => res,
         Err(e) => {
             // An error that escaped the inner layers: actix answers it; it
@@ -92,7 +92,6 @@ pub async fn observe(
         .http
         .as_ref()
         .map_or("unmatched", |h| h.routes.of(res.request()));
-    span.record("route", route);
     request.finish(route, res.status());
     let (id, state) = (request.id, request.state);
 
@@ -128,17 +127,15 @@ impl Observed {
     /// carries its own fields, flat), and its metrics.
     fn finish(&self, route: &'static str, status: StatusCode) {
         let elapsed = self.started.elapsed();
-        tracing::info!(
-            target: "tokengate::http",
-            request_id = %self.id,
-            method = %self.method,
-            route = %route,
-            path = %self.path,
-            status = status.as_u16(),
-            // Milliseconds with microsecond precision.
-            latency_ms = elapsed.as_micros() as f64 / 1000.0,
-            "request finished"
-        );
+        RequestLine {
+            request_id: &self.id,
+            method: self.method.as_str(),
+            route,
+            path: &self.path,
+            status: status.as_u16(),
+            latency: elapsed,
+        }
+        .write();
         if let Some(state) = &self.state {
             state
                 .metrics

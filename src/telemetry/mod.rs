@@ -1,73 +1,85 @@
 //! Logging: readable lines locally, JSON in production; `RUST_LOG` (or the
 //! `log.filter` setting) chooses what is written.
 //!
-//! The service writes its log off the request path ([`off_thread`]): a
-//! worker's log line goes into a bounded queue that one writer thread drains
-//! into a buffered stdout, a few large writes per batch instead of a write
-//! (and a lock on stdout) per line. When the queue is full the line is
-//! dropped, not waited for, and counted (`tokengate_log_lines_dropped_total`):
-//! a slow log reader costs lines, never requests.
+//! The service writes its log off the request path ([`writer`]): a worker's
+//! line goes into a bounded buffer that one thread writes to stdout in
+//! batches. When the buffer is full the line is dropped, not waited for, and
+//! counted (`tokengate_log_lines_dropped_total`): a slow log reader costs
+//! lines, never requests.
 
+pub mod json;
 pub mod metrics;
+pub mod request_line;
+pub mod writer;
 
-use std::io::{BufWriter, Write};
-use std::sync::OnceLock;
-
-use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, NonBlockingBuilder, WorkerGuard};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::{DefaultFields, Format, Json};
+use tracing_subscriber::layer::{Layer, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Registry};
 
 use crate::settings::{LogFormat, LogSettings};
 
 /// Installs the global subscriber writing to `writer`. Returns false if one
 /// was already installed (tests start many apps in one process).
+///
+/// A filter of targets and levels only (`info`, `warn,tokengate=debug`, all
+/// the documented forms) is applied as a [`Targets`] filter; one with span or
+/// field directives (`[request{path=/x}]=debug`) needs an [`EnvFilter`],
+/// which takes a lock at every entry into and exit from a span, that is, at
+/// every poll of a request.
 pub fn init<W>(settings: &LogSettings, writer: W) -> bool
 where
-    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+    W: for<'a> MakeWriter<'a> + Clone + Send + Sync + 'static,
 {
-    let filter = EnvFilter::try_new(&settings.filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer)
-        .with_target(true);
-    match settings.format {
-        // One object per line, the event's fields at the top level; events
-        // inside a request list the request span (with its request id) and
-        // any inner ones under `spans`.
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(true)
-            .try_init()
-            .is_ok(),
-        LogFormat::Pretty => builder.compact().try_init().is_ok(),
+    match settings.filter.parse::<Targets>() {
+        Ok(targets) => install(targets, settings.format, writer),
+        Err(_) => {
+            let filter =
+                EnvFilter::try_new(&settings.filter).unwrap_or_else(|_| EnvFilter::new("info"));
+            install(filter, settings.format, writer)
+        }
     }
 }
 
-/// Log lines the queue holds at most (about 300 bytes each).
-pub const LOG_QUEUE_LINES: usize = 65_536;
-
-/// The dropped-lines count of the off-thread writer, once there is one.
-static DROPPED: OnceLock<ErrorCounter> = OnceLock::new();
-
-/// A writer that hands lines to a thread of its own, which writes them to
-/// `out` through a 64 KiB buffer, flushed whenever the queue runs empty.
-/// Keep the guard until the end: dropping it writes what is queued.
-pub fn off_thread<W: Write + Send + 'static>(out: W, queue: usize) -> (NonBlocking, WorkerGuard) {
-    let (writer, guard) = NonBlockingBuilder::default()
-        .buffered_lines_limit(queue)
-        .lossy(true)
-        .thread_name("tokengate-log")
-        .finish(BufWriter::with_capacity(64 * 1024, out));
-    // The first one (the service's) is the one the metric reports.
-    let _ = DROPPED.set(writer.error_counter());
-    (writer, guard)
+fn install<F, W>(filter: F, format: LogFormat, writer: W) -> bool
+where
+    F: Layer<Registry> + Send + Sync + 'static,
+    W: for<'a> MakeWriter<'a> + Clone + Send + Sync + 'static,
+{
+    let subscriber = tracing_subscriber::registry().with(filter);
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(writer.clone())
+        .with_target(true);
+    match format {
+        LogFormat::Json => {
+            let installed = subscriber.with(json_lines(layer)).try_init().is_ok();
+            if installed {
+                // The request line goes to the same writer, in the same shape.
+                request_line::write_json_to(writer);
+            }
+            installed
+        }
+        LogFormat::Pretty => subscriber.with(layer.compact()).try_init().is_ok(),
+    }
 }
 
-/// Lines the off-thread writer dropped because its queue was full.
-pub fn dropped_log_lines() -> u64 {
-    DROPPED.get().map_or(0, |c| c.dropped_lines() as u64)
+/// The JSON log: one object per line, the event's fields at the top level;
+/// events inside a request list the request span (with its request id) and
+/// any inner ones under `spans`.
+fn json_lines<S, W>(
+    layer: tracing_subscriber::fmt::Layer<S, DefaultFields, Format, W>,
+) -> tracing_subscriber::fmt::Layer<S, json::SpanFields, Format<Json>, W>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    layer
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(true)
+        .fmt_fields(json::SpanFields)
 }
 
 /// `error: cause: cause's cause ...`, for the log line of a failure.
@@ -80,55 +92,4 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         cause = c.source();
     }
     text
-}
-
-#[cfg(test)]
-mod tests {
-    use std::io::Write;
-    use std::sync::{Arc, Barrier};
-
-    use tracing_subscriber::fmt::MakeWriter;
-
-    use super::*;
-
-    /// A writer that blocks until released, like a log reader that stalls.
-    struct Stalled(Arc<Barrier>);
-
-    impl Write for Stalled {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.wait();
-            Ok(buf.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn a_stalled_reader_costs_lines_never_a_wait_and_the_loss_is_counted() {
-        let release = Arc::new(Barrier::new(2));
-        // A 1-byte buffer: the first line's write reaches the stalled writer.
-        let (writer, guard) = NonBlockingBuilder::default()
-            .buffered_lines_limit(4)
-            .lossy(true)
-            .finish(BufWriter::with_capacity(1, Stalled(Arc::clone(&release))));
-        let counter = writer.error_counter();
-        let started = std::time::Instant::now();
-        for i in 0..100 {
-            writeln!(writer.make_writer(), "line {i}").unwrap();
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(5),
-            "the writers never waited for the stalled reader"
-        );
-        assert!(counter.dropped_lines() >= 90, "{}", counter.dropped_lines());
-        // Let the writer go so the guard's flush can finish.
-        std::thread::spawn(move || {
-            loop {
-                release.wait();
-            }
-        });
-        drop(guard);
-    }
 }

@@ -88,7 +88,7 @@ fn init_test_log(settings: &LogSettings) {
                 format: settings.format,
                 filter: std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned()),
             };
-            let installed = telemetry::init(&shown, tracing_subscriber::fmt::TestWriter::new());
+            let installed = telemetry::init(&shown, tracing_subscriber::fmt::TestWriter::new);
             assert!(
                 installed,
                 "TEST_LOG: a tracing subscriber was already installed"

@@ -13,7 +13,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         .set_registration_mode(store.backend(), store.registration_mode());
     state
         .metrics
-        .sync_dropped_log_lines(crate::telemetry::dropped_log_lines());
+        .sync_dropped_log_lines(crate::telemetry::writer::dropped_lines());
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(state.metrics.render())
