@@ -163,8 +163,8 @@ pub trait Store: Send + Sync + 'static {
     /// Answers when the backend is reachable and working.
     async fn ping(&self) -> StoreResult<()>;
 
-    /// Releases connections at shutdown, after the last request. Backends
-    /// that clean up on drop (SQLite) need nothing here.
+    /// Releases connections at shutdown, after the last request, once the
+    /// writes already started are done.
     async fn close(&self) {}
 
     /// Creates the user and the user's report setting: both or neither (a

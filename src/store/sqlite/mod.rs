@@ -213,6 +213,12 @@ impl Store for SqliteStore {
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
     }
 
+    /// Finishes the writes in the queue and closes the writer's connection,
+    /// so nothing is cut off when the process exits.
+    async fn close(&self) {
+        self.writer.stop().await;
+    }
+
     async fn create_user(&self, new: &NewUser) -> StoreResult<()> {
         let new = new.clone();
         self.write(move |c| {

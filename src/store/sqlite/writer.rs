@@ -21,20 +21,35 @@ use crate::store::{StoreError, StoreResult};
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
+enum Message {
+    Run(Job),
+    /// Close the connection and end, once the writes before are done.
+    Stop(oneshot::Sender<()>),
+}
+
 pub(super) struct Writer {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Message>,
 }
 
 impl Writer {
-    /// Starts the thread; it ends, closing the connection, when the
-    /// `Writer` is dropped and the queued writes are done.
+    /// Starts the thread; it ends, closing the connection, at [`stop`] or
+    /// when the `Writer` is dropped, once the queued writes are done.
+    ///
+    /// [`stop`]: Writer::stop
     pub(super) fn start(mut conn: Connection) -> StoreResult<Self> {
-        let (jobs, queue) = mpsc::channel::<Job>();
+        let (jobs, queue) = mpsc::channel::<Message>();
         std::thread::Builder::new()
             .name("tokengate-sqlite-writer".into())
             .spawn(move || {
-                for job in queue {
-                    job(&mut conn);
+                for message in queue {
+                    match message {
+                        Message::Run(job) => job(&mut conn),
+                        Message::Stop(stopped) => {
+                            drop(conn);
+                            let _ = stopped.send(());
+                            return;
+                        }
+                    }
                 }
             })
             .map_err(StoreError::internal)?;
@@ -54,12 +69,21 @@ impl Writer {
             let _ = done.send(outcome);
         });
         self.jobs
-            .send(job)
+            .send(Message::Run(job))
             .map_err(|_| StoreError::unavailable("the SQLite writer has stopped"))?;
         match answer.await {
             Ok(Ok(result)) => result.map_err(StoreError::from),
             Ok(Err(_panic)) => Err(StoreError::internal("a SQLite write panicked")),
             Err(_) => Err(StoreError::unavailable("the SQLite writer has stopped")),
+        }
+    }
+
+    /// Lets the writes already asked for finish, then closes the connection.
+    /// Writes asked for afterwards fail as `Unavailable`.
+    pub(super) async fn stop(&self) {
+        let (stopped, done) = oneshot::channel();
+        if self.jobs.send(Message::Stop(stopped)).is_ok() {
+            let _ = done.await;
         }
     }
 }
@@ -128,6 +152,36 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 1);
+    }
+
+    #[tokio::test]
+    async fn stop_lets_the_queued_writes_finish_and_refuses_later_ones() {
+        let writer = std::sync::Arc::new(writer());
+        let queued: Vec<_> = (0..50)
+            .map(|n| {
+                let writer = std::sync::Arc::clone(&writer);
+                tokio::spawn(async move {
+                    writer
+                        .run(move |c| c.execute("INSERT INTO t (n) VALUES (?1)", [n]))
+                        .await
+                })
+            })
+            .collect();
+        // The spawned tasks send their writes before this one's stop.
+        tokio::task::yield_now().await;
+        writer.stop().await;
+        for task in queued {
+            assert_eq!(task.await.unwrap().unwrap(), 1);
+        }
+        let after = writer
+            .run(|c| c.execute("INSERT INTO t (n) VALUES (1)", []))
+            .await;
+        assert!(
+            matches!(after, Err(StoreError::Unavailable(_))),
+            "{after:?}"
+        );
+        // Stopping twice is harmless.
+        writer.stop().await;
     }
 
     #[tokio::test]
