@@ -59,17 +59,7 @@ impl RequestLine<'_> {
             return;
         }
         let Some(sink) = JSON_SINK.get() else {
-            tracing::info!(
-                target: TARGET,
-                request_id = self.request_id,
-                method = self.method,
-                route = self.route,
-                path = self.path,
-                status = self.status,
-                latency_ms = self.latency_ms(),
-                "request finished"
-            );
-            return;
+            return self.event();
         };
         thread_local! {
             static LINE: RefCell<String> = RefCell::new(String::with_capacity(512));
@@ -80,6 +70,20 @@ impl RequestLine<'_> {
             let _ = self.format_json(line, SystemTime::now());
             sink(line.as_bytes());
         });
+    }
+
+    /// The line as an ordinary `tracing` event, for any other subscriber.
+    fn event(&self) {
+        tracing::info!(
+            target: TARGET,
+            request_id = self.request_id,
+            method = self.method,
+            route = self.route,
+            path = self.path,
+            status = self.status,
+            latency_ms = self.latency_ms(),
+            "request finished"
+        );
     }
 
     /// Milliseconds with microsecond precision.
@@ -207,18 +211,7 @@ mod tests {
                 .with_writer(captured.clone())
                 .with_target(true),
         ));
-        tracing::subscriber::with_default(subscriber, || {
-            tracing::info!(
-                target: TARGET,
-                request_id = line.request_id,
-                method = line.method,
-                route = line.route,
-                path = line.path,
-                status = line.status,
-                latency_ms = line.latency_ms(),
-                "request finished"
-            );
-        });
+        tracing::subscriber::with_default(subscriber, || line.event());
         String::from_utf8(captured.0.lock().unwrap().clone()).unwrap()
     }
 
