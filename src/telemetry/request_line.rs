@@ -155,14 +155,11 @@ fn timestamp(out: &mut String, now: SystemTime) -> fmt::Result {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
-    use std::io::Write;
-
     use serde_json::Value;
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
+    use crate::telemetry::Collected;
 
     fn line<'a>(path: &'a str, request_id: &'a str) -> RequestLine<'a> {
         RequestLine {
@@ -181,38 +178,17 @@ mod tests {
         out
     }
 
-    /// Collects what a subscriber writes.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> MakeWriter<'a> for Captured {
-        type Writer = Self;
-        fn make_writer(&'a self) -> Self {
-            self.clone()
-        }
-    }
-
     /// The line `tracing`'s JSON formatter, configured as the service
     /// configures it, writes for the same request.
     fn by_tracing(line: &RequestLine<'_>) -> String {
-        let captured = Captured::default();
+        let captured = Collected::default();
         let subscriber = tracing_subscriber::registry().with(super::super::json_lines(
             tracing_subscriber::fmt::layer()
                 .with_writer(captured.clone())
                 .with_target(true),
         ));
         tracing::subscriber::with_default(subscriber, || line.event());
-        String::from_utf8(captured.0.lock().unwrap().clone()).unwrap()
+        captured.text()
     }
 
     #[test]

@@ -178,26 +178,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-
-    /// What the thread wrote, shared with the test.
-    #[derive(Clone, Default)]
-    struct Collected(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Collected {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Collected {
-        fn text(&self) -> String {
-            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-        }
-    }
+    use crate::telemetry::Collected;
 
     /// Writes one line in one call, as tracing and the request line do.
     fn line(writer: &LogWriter, text: &str) {
