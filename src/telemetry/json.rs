@@ -214,8 +214,7 @@ mod tests {
                     .with_writer(std::io::sink),
             );
         tracing::subscriber::with_default(subscriber, || drop(make()));
-        let kept = kept.lock().unwrap().clone();
-        kept
+        kept.lock().unwrap().clone()
     }
 
     #[test]
