@@ -26,6 +26,7 @@ pub(super) const RATE_LIMITS_TTL: &str = "rateLimits_expiresAt_ttl";
 pub(super) const SIGNING_KEYS_GENERATION_UNIQUE: &str = "signingKeys_generation_unique";
 pub(super) const ACCOUNT_TOKENS_HASH_UNIQUE: &str = "accountTokens_hash_unique";
 pub(super) const ACCOUNT_TOKENS_EXPIRY_TTL: &str = "accountTokens_expiresAt_ttl";
+pub(super) const ACCOUNT_TOKENS_BY_USE: &str = "accountTokens_usedAt";
 
 /// IndexOptionsConflict, IndexKeySpecsConflict: same name or keys, other options.
 const INDEX_CONFLICT_CODES: [i32; 2] = [85, 86];
@@ -138,6 +139,15 @@ pub(super) fn definitions() -> Vec<IndexSpec> {
             unique: false,
             expire_after: Some(Duration::ZERO),
         },
+        // The purge's `usedAt <= cutoff` branch: without it, the `$or`
+        // reads the whole collection.
+        IndexSpec {
+            collection: super::accounts::ACCOUNT_TOKENS,
+            name: ACCOUNT_TOKENS_BY_USE,
+            keys: doc! { super::accounts::USED_AT: 1 },
+            unique: false,
+            expire_after: None,
+        },
     ]
 }
 
@@ -247,8 +257,10 @@ mod tests {
         assert!(w.get("unique").is_none());
     }
 
+    /// Both branches of each purge's `$or` have an index, or the purge
+    /// reads the whole collection.
     #[test]
-    fn sessions_are_indexed_by_user_newest_first_and_by_revocation() {
+    fn session_listing_and_both_branches_of_each_purge_have_an_index() {
         let by_user = wire(&spec(SESSIONS_BY_USER));
         assert_eq!(
             by_user.get_document("key").unwrap(),
@@ -259,6 +271,12 @@ mod tests {
         assert_eq!(
             by_revocation.get_document("key").unwrap(),
             &doc! { "revokedAt": 1 }
+        );
+        let tokens_by_use = spec(ACCOUNT_TOKENS_BY_USE);
+        assert_eq!(tokens_by_use.collection, "accountTokens");
+        assert_eq!(
+            wire(&tokens_by_use).get_document("key").unwrap(),
+            &doc! { "usedAt": 1 }
         );
     }
 

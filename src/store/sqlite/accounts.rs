@@ -254,9 +254,7 @@ impl SqliteStore {
     pub(super) async fn purge_tokens(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
         self.write(move |c| {
             let deleted = c
-                .prepare_cached(
-                    "DELETE FROM account_tokens WHERE expires_at <= ?1 OR used_at <= ?1",
-                )?
+                .prepare_cached(super::schema::PURGE_ACCOUNT_TOKENS)?
                 .execute([millis(cutoff)])?;
             Ok(deleted as u64)
         })

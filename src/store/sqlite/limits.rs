@@ -54,7 +54,7 @@ impl SqliteStore {
         let now = millis(now);
         self.write(move |c| {
             let deleted = c
-                .prepare_cached("DELETE FROM rate_limits WHERE tat <= ?1")?
+                .prepare_cached(super::schema::PURGE_RATE_LIMITS)?
                 .execute([now])?;
             Ok(deleted as u64)
         })

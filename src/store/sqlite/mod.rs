@@ -559,7 +559,7 @@ impl Store for SqliteStore {
     async fn purge_sessions(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
         self.write(move |c| {
             let deleted = c
-                .prepare_cached("DELETE FROM sessions WHERE expires_at <= ?1 OR revoked_at <= ?1")?
+                .prepare_cached(schema::PURGE_SESSIONS)?
                 .execute([millis(cutoff)])?;
             Ok(deleted as u64)
         })
