@@ -1,11 +1,12 @@
 //! The account lifecycle on SQLite: one-time tokens, password change and
 //! reset, email confirmation and account deletion. Every operation that
-//! changes more than one row is one IMMEDIATE transaction, and a token is
-//! used by a conditional UPDATE (`used_at IS NULL AND expires_at > now`), so
-//! of two uses of one token exactly one changes a row.
+//! changes more than one row is one savepoint (all or nothing, inside the
+//! writer's IMMEDIATE transaction), and a token is used by a conditional
+//! UPDATE (`used_at IS NULL AND expires_at > now`), so of two uses of one
+//! token exactly one changes a row.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::SqliteStore;
 use super::rows::{millis, time_at, user_columns, user_from};
@@ -91,7 +92,7 @@ impl SqliteStore {
     pub(super) async fn insert_account_token(&self, token: &AccountToken) -> StoreResult<()> {
         let t = token.clone();
         self.write(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = c.savepoint()?;
             delete_tokens(&tx, t.user_id.as_str(), Some(t.purpose), None)?;
             tx.prepare_cached(concat!(
                 "INSERT INTO account_tokens (",
@@ -134,7 +135,7 @@ impl SqliteStore {
     pub(super) async fn replace_password(&self, change: &PasswordChange) -> StoreResult<bool> {
         let ch = change.clone();
         self.write(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = c.savepoint()?;
             let id = ch.user_id.as_str();
             let changed = tx
                 .prepare_cached(
@@ -161,7 +162,7 @@ impl SqliteStore {
     ) -> StoreResult<Option<UserId>> {
         let (hash, new_hash, now) = (hash.as_str().to_owned(), new_hash.to_owned(), millis(now));
         self.write(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = c.savepoint()?;
             let Some(token) = use_token(&tx, &hash, &[TokenPurpose::PasswordReset], now)? else {
                 return Ok(None); // dropped: rolled back
             };
@@ -187,7 +188,7 @@ impl SqliteStore {
     ) -> StoreResult<EmailConfirmation> {
         let (hash, now) = (hash.as_str().to_owned(), millis(now));
         self.write(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = c.savepoint()?;
             let purposes = [TokenPurpose::EmailVerification, TokenPurpose::EmailChange];
             let Some(token) = use_token(&tx, &hash, &purposes, now)? else {
                 return Ok(Ok(EmailConfirmation::Invalid));
@@ -235,7 +236,7 @@ impl SqliteStore {
     pub(super) async fn remove_user(&self, user_id: &UserId) -> StoreResult<bool> {
         let id = user_id.as_str().to_owned();
         self.write(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = c.savepoint()?;
             // The foreign keys cascade too; said here so the order is plain.
             delete_tokens(&tx, &id, None, None)?;
             tx.prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?

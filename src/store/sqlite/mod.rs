@@ -13,6 +13,7 @@
 //! the blocking pool like a write. Times are kept as Unix milliseconds.
 
 mod accounts;
+mod checkpoint;
 mod keys;
 mod limits;
 mod pool;
@@ -24,7 +25,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use super::{
     CurrentRotation, EmailConfirmation, PasswordChange, RateLimit, RateVerdict, Rotation, Store,
@@ -35,6 +36,7 @@ use crate::domain::{
     SessionId, TokenHash, TokenId, TokenPurpose, User, UserCredentials, UserId,
 };
 use crate::settings::StoreSettings;
+use checkpoint::Checkpointer;
 use pool::{Lease, Pool, ReaderLease, is_busy, open_connections, open_reader};
 use rows::{millis, report_setting_from, session_columns, session_from, user_columns, user_from};
 use writer::Writer;
@@ -53,7 +55,7 @@ impl SqliteStore {
         let path = settings.sqlite_path.clone();
         let size = settings.sqlite_pool_size;
         let (mut conns, readers) = tokio::task::spawn_blocking(move || {
-            let conns = open_connections(&path, size + 1)?;
+            let conns = open_connections(&path, size + 2)?;
             let readers = (0..size)
                 .map(|_| open_reader(&path))
                 .collect::<StoreResult<Vec<_>>>()?;
@@ -61,7 +63,11 @@ impl SqliteStore {
         })
         .await
         .map_err(StoreError::internal)??;
-        let writer = Writer::start(conns.pop().expect("size + 1 connections"))?;
+        let checkpointer = Checkpointer::start(conns.pop().expect("size + 2 connections"))?;
+        let writer = Writer::start(
+            conns.pop().expect("size + 2 connections"),
+            Some(checkpointer),
+        )?;
         tracing::info!(path = %settings.sqlite_path.display(), "using the embedded SQLite store");
         Ok(Self {
             pool: Arc::new(Pool::of(conns)),
@@ -222,7 +228,7 @@ impl Store for SqliteStore {
     async fn create_user(&self, new: &NewUser) -> StoreResult<()> {
         let new = new.clone();
         self.write(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = c.savepoint()?;
             let u = &new.user;
             tx.prepare_cached(
                 "INSERT INTO users (id, name, email, password_hash, profile_picture, created_at, updated_at, email_verified)

@@ -172,7 +172,9 @@ mod tests {
             migrate(&mut conn).unwrap();
             migrate(&mut conn).unwrap(); // and again: nothing left to do
 
-            let now: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+            let now: i64 = conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap();
             assert_eq!(now, SCHEMA_VERSION, "from version {version}");
             let email: String = conn
                 .query_row("SELECT email FROM users WHERE id = 'u'", [], |r| r.get(0))
