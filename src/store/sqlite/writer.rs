@@ -332,6 +332,12 @@ mod tests {
                 .unwrap();
             conn
         }
+        /// A connection, after `schema` has run on it.
+        fn open_with(&self, schema: &str) -> Connection {
+            let conn = self.open();
+            conn.execute_batch(schema).unwrap();
+            conn
+        }
         fn committed(&self) -> Vec<i64> {
             let conn = self.open();
             let mut stmt = conn.prepare("SELECT n FROM t ORDER BY n").unwrap();
@@ -385,9 +391,7 @@ mod tests {
     #[tokio::test]
     async fn writes_queued_together_commit_together_and_a_failing_one_undoes_only_its_own() {
         let db = TempDb::new("group");
-        let conn = db.open();
-        conn.execute_batch("CREATE TABLE t (n INTEGER NOT NULL)")
-            .unwrap();
+        let conn = db.open_with("CREATE TABLE t (n INTEGER NOT NULL)");
         let writer = std::sync::Arc::new(Writer::start(conn, None).unwrap());
         let (release, held) = hold(&writer).await;
 
@@ -424,66 +428,27 @@ mod tests {
         assert_eq!(db.committed(), vec![1, 4]);
     }
 
-    #[tokio::test]
-    async fn a_group_whose_commit_fails_answers_every_write_with_the_error() {
-        let db = TempDb::new("commit");
-        let conn = db.open();
-        conn.execute_batch(
-            "CREATE TABLE t (n INTEGER NOT NULL);
-             CREATE TABLE parent (id INTEGER PRIMARY KEY);
-             CREATE TABLE child (parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);",
-        )
-        .unwrap();
-        let writer = std::sync::Arc::new(Writer::start(conn, None).unwrap());
-        let (release, held) = hold(&writer).await;
-        let one = send(&writer, |c| c.execute("INSERT INTO t (n) VALUES (1)", [])).await;
-        // Succeeds as a statement; its foreign key is checked at COMMIT.
-        let orphan = send(&writer, |c| {
-            c.execute("INSERT INTO child (parent) VALUES (99)", [])
-        })
-        .await;
-        release.send(()).unwrap();
-
-        held.await.unwrap().unwrap();
-        for answer in [one.await.unwrap(), orphan.await.unwrap()] {
-            assert!(matches!(answer, Err(StoreError::Internal(_))), "{answer:?}");
-        }
-        assert_eq!(db.committed(), Vec::<i64>::new());
-        // The writer goes on, with a transaction of its own.
-        writer
-            .run(|c| c.execute("INSERT INTO t (n) VALUES (2)", []))
-            .await
-            .unwrap();
-        assert_eq!(db.committed(), vec![2]);
-    }
-
-    #[tokio::test]
-    async fn a_write_that_makes_sqlite_roll_back_everything_fails_the_writes_before_it() {
-        let db = TempDb::new("rollback");
-        let conn = db.open();
-        conn.execute_batch(
-            "CREATE TABLE t (n INTEGER NOT NULL);
-             CREATE TABLE doomed (n INTEGER);
-             CREATE TRIGGER doom BEFORE INSERT ON doomed BEGIN SELECT RAISE(ROLLBACK, 'all gone'); END;",
-        )
-        .unwrap();
+    /// Sends a write, then `breaking`, then another write, all queued
+    /// together: every one of them fails, nothing of them is stored, and the
+    /// writer goes on with the next write.
+    async fn a_group_broken_by(name: &str, schema: &str, breaking: &'static str) {
+        let db = TempDb::new(name);
+        let conn = db.open_with("CREATE TABLE t (n INTEGER NOT NULL)");
+        conn.execute_batch(schema).unwrap();
         let writer = std::sync::Arc::new(Writer::start(conn, None).unwrap());
         let (release, held) = hold(&writer).await;
         let before = send(&writer, |c| c.execute("INSERT INTO t (n) VALUES (1)", [])).await;
-        let doom = send(&writer, |c| {
-            c.execute("INSERT INTO doomed (n) VALUES (1)", [])
-        })
-        .await;
+        let broken = send(&writer, move |c| c.execute(breaking, [])).await;
         let after = send(&writer, |c| c.execute("INSERT INTO t (n) VALUES (3)", [])).await;
         release.send(()).unwrap();
 
         held.await.unwrap().unwrap();
-        for answer in [
-            before.await.unwrap(),
-            doom.await.unwrap(),
-            after.await.unwrap(),
-        ] {
-            assert!(answer.is_err(), "{answer:?}");
+        for (write, answer) in [("before", before), ("breaking", broken), ("after", after)] {
+            let answer = answer.await.unwrap();
+            assert!(
+                matches!(answer, Err(StoreError::Internal(_))),
+                "{write}: {answer:?}"
+            );
         }
         assert_eq!(db.committed(), Vec::<i64>::new());
         writer
@@ -491,6 +456,29 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(db.committed(), vec![4]);
+    }
+
+    #[tokio::test]
+    async fn a_group_whose_commit_fails_answers_every_write_with_the_error() {
+        // The insert succeeds as a statement; its foreign key is checked at COMMIT.
+        a_group_broken_by(
+            "commit",
+            "CREATE TABLE parent (id INTEGER PRIMARY KEY);
+             CREATE TABLE child (parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);",
+            "INSERT INTO child (parent) VALUES (99)",
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_write_that_makes_sqlite_roll_back_everything_fails_the_whole_group() {
+        a_group_broken_by(
+            "rollback",
+            "CREATE TABLE doomed (n INTEGER);
+             CREATE TRIGGER doom BEFORE INSERT ON doomed BEGIN SELECT RAISE(ROLLBACK, 'all gone'); END;",
+            "INSERT INTO doomed (n) VALUES (1)",
+        )
+        .await;
     }
 
     fn file_bytes(path: impl AsRef<std::path::Path>) -> u64 {
@@ -504,11 +492,9 @@ mod tests {
     #[tokio::test]
     async fn writes_that_return_rows_still_let_the_wal_be_checkpointed() {
         let db = TempDb::new("returning");
-        let conn = db.open();
-        conn.execute_batch(
+        let conn = db.open_with(
             "CREATE TABLE t (n INTEGER NOT NULL, pad BLOB); INSERT INTO t VALUES (0, NULL);",
-        )
-        .unwrap();
+        );
         let writer = Writer::start(conn, None).unwrap();
         const WRITES: i64 = 3_000; // a page each at least: three auto-checkpoints' worth
         for n in 1..=WRITES {
@@ -534,9 +520,7 @@ mod tests {
     #[tokio::test]
     async fn with_a_checkpointer_the_pages_reach_the_database_file_without_the_writer() {
         let db = TempDb::new("checkpointer");
-        let conn = db.open();
-        conn.execute_batch("CREATE TABLE t (n INTEGER NOT NULL, pad BLOB)")
-            .unwrap();
+        let conn = db.open_with("CREATE TABLE t (n INTEGER NOT NULL, pad BLOB)");
         let checkpointer = Checkpointer::start(db.open()).unwrap();
         let writer = Writer::start(conn, Some(checkpointer)).unwrap();
         let own: i64 = writer
