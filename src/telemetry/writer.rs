@@ -226,28 +226,24 @@ mod tests {
     fn a_line_written_when_all_is_quiet_is_written_without_more_lines() {
         let out = Collected::default();
         let (writer, _flush) = start(out.clone(), LOG_BUFFER_BYTES);
-        line(&writer, "first");
         // Liveness, not speed: the line gets out with nothing after it.
         let start = Instant::now();
-        while out.text() != "first\n" {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "{:?}",
-                out.text()
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        let written = |expected: &str| {
+            while out.text() != expected {
+                assert!(
+                    start.elapsed() < Duration::from_secs(10),
+                    "{:?}",
+                    out.text()
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        };
+        line(&writer, "first");
+        written("first\n");
         // And again after the thread went back to sleep.
         std::thread::sleep(BATCH_WINDOW * 4);
         line(&writer, "second");
-        while out.text() != "first\nsecond\n" {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "{:?}",
-                out.text()
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        written("first\nsecond\n");
     }
 
     /// A reader that stalls until released.

@@ -54,25 +54,31 @@ async fn forged(
     req.send().await.unwrap()
 }
 
-async fn assert_untouched(app: &TestApp, v: &Victim) {
-    let res = bare()
-        .get(app.url("/api/report/setting"))
+/// GET `path` as the victim's own client would: its access token, no cookies.
+async fn get_as(app: &TestApp, v: &Victim, path: &str) -> reqwest::Response {
+    bare()
+        .get(app.url(path))
         .bearer_auth(&v.access)
         .send()
         .await
+        .unwrap()
+}
+
+async fn assert_untouched(app: &TestApp, v: &Victim) {
+    let body: Value = get_as(app, v, "/api/report/setting")
+        .await
+        .json()
+        .await
         .unwrap();
-    let body: Value = res.json().await.unwrap();
     assert_eq!(
         body["reportSetting"]["frequency"], "MONTHLY",
         "the setting changed"
     );
-    let res = bare()
-        .get(app.url("/api/auth/sessions"))
-        .bearer_auth(&v.access)
-        .send()
+    let body: Value = get_as(app, v, "/api/auth/sessions")
+        .await
+        .json()
         .await
         .unwrap();
-    let body: Value = res.json().await.unwrap();
     assert_eq!(
         body["sessions"].as_array().unwrap().len(),
         1,
@@ -114,12 +120,7 @@ async fn cookie_requests_without_an_allowed_origin_are_403_and_change_nothing() 
         assert_untouched(&app, &v).await;
     }
     // The account is still there, with its address and its password.
-    let res = bare()
-        .get(app.url("/api/user/current-user"))
-        .bearer_auth(&v.access)
-        .send()
-        .await
-        .unwrap();
+    let res = get_as(&app, &v, "/api/user/current-user").await;
     assert_eq!(res.status(), 200, "the account was deleted");
     let me: Value = res.json().await.unwrap();
     assert_eq!(me["user"]["email"], v.email.as_str(), "the email changed");

@@ -90,14 +90,22 @@ async fn reset(
     post(app, &bare(), "/api/auth/password/reset", body).await
 }
 
+const FORGOT: &str = "/api/auth/password/forgot";
+
+/// Forgot, as the SPA sends it from a fresh browser (an owned URL, so it
+/// can run in a task of its own); the raw answer.
+async fn ask_forgot(url: String, email: String) -> reqwest::Response {
+    bare()
+        .post(url)
+        .header("origin", crate::helpers::ORIGIN)
+        .json(&json!({ "email": email }))
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn forgot(app: &TestApp, email: &(impl serde::Serialize + ?Sized)) -> (u16, Value) {
-    post(
-        app,
-        &bare(),
-        "/api/auth/password/forgot",
-        json!({ "email": email }),
-    )
-    .await
+    post(app, &bare(), FORGOT, json!({ "email": email })).await
 }
 
 /// Asks for another verification link, logged in as the app's client.
@@ -268,16 +276,10 @@ async fn forgot_answers_alike_for_unknown_addresses_and_mails_only_real_ones() {
     let known = registered(&app).await;
     let unknown = unique_email();
     let ask = |email: String| {
-        let url = app.url("/api/auth/password/forgot");
+        let url = app.url(FORGOT);
         async move {
             let started = Instant::now();
-            let res = bare()
-                .post(url)
-                .header("origin", crate::helpers::ORIGIN)
-                .json(&json!({ "email": email }))
-                .send()
-                .await
-                .unwrap();
+            let res = ask_forgot(url, email).await;
             let elapsed = started.elapsed();
             (res.status().as_u16(), res.text().await.unwrap(), elapsed)
         }
@@ -795,15 +797,9 @@ async fn the_account_flows_share_one_per_ip_budget_even_at_the_same_instant() {
     // Twenty forgot requests at once: exactly the budget gets through.
     let asks: Vec<_> = (0..20)
         .map(|_| {
-            let (url, email) = (app.url("/api/auth/password/forgot"), email.clone());
+            let (url, email) = (app.url(FORGOT), email.clone());
             tokio::spawn(async move {
-                let res = bare()
-                    .post(url)
-                    .header("origin", crate::helpers::ORIGIN)
-                    .json(&json!({ "email": email }))
-                    .send()
-                    .await
-                    .unwrap();
+                let res = ask_forgot(url, email).await;
                 let retry_after = res.headers().get("retry-after").is_some();
                 (res.status().as_u16(), retry_after)
             })

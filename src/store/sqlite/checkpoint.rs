@@ -66,8 +66,9 @@ impl Checkpointer {
         }
     }
 
-    /// Copies what is left, closes the connection and ends the thread.
-    pub(super) fn stop(&mut self) {
+    /// Copies what is left, closes the connection and ends the thread (on
+    /// drop).
+    fn stop(&mut self) {
         if let Ok(mut state) = self.shared.state.lock() {
             state.stop = true;
             self.shared.wake.notify_one();

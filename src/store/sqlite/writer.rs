@@ -133,12 +133,9 @@ impl Writer {
         std::thread::Builder::new()
             .name("tokengate-sqlite-writer".into())
             .spawn(move || {
-                let mut checkpointer = checkpointer;
                 let stopped = serve(&mut conn, &queue, checkpointer.as_ref());
                 drop(conn);
-                if let Some(checkpointer) = checkpointer.as_mut() {
-                    checkpointer.stop();
-                }
+                drop(checkpointer); // its last checkpoint, before the caller hears
                 if let Some(stopped) = stopped {
                     let _ = stopped.send(());
                 }
@@ -249,33 +246,32 @@ fn run_all(conn: &mut Connection, group: &mut [Box<dyn Job>]) -> rusqlite::Resul
 mod tests {
     use super::*;
 
-    fn writer() -> Writer {
+    fn writer() -> std::sync::Arc<Writer> {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch("CREATE TABLE t (n INTEGER NOT NULL)")
             .unwrap();
-        Writer::start(conn, None).unwrap()
+        std::sync::Arc::new(Writer::start(conn, None).unwrap())
     }
 
     #[tokio::test]
     async fn writes_run_in_the_order_asked_and_answer_their_own_caller() {
-        let writer = std::sync::Arc::new(writer());
-        // On this single-threaded runtime the tasks send their writes in
-        // the order they were spawned, all before the first answer.
-        let asked: Vec<_> = (0..200)
-            .map(|n| {
-                let writer = std::sync::Arc::clone(&writer);
-                tokio::spawn(async move {
-                    writer
-                        .run(move |c| {
-                            c.execute("INSERT INTO t (n) VALUES (?1)", [n])?;
-                            c.query_row("SELECT max(n) + 1, count(*) FROM t", [], |r| {
-                                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-                            })
-                        })
-                        .await
+        let writer = writer();
+        // All queued behind a held write: several groups' worth.
+        let (release, held) = hold(&writer).await;
+        let mut asked = Vec::new();
+        for n in 0..200 {
+            asked.push(
+                send(&writer, move |c| {
+                    c.execute("INSERT INTO t (n) VALUES (?1)", [n])?;
+                    c.query_row("SELECT max(n) + 1, count(*) FROM t", [], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+                    })
                 })
-            })
-            .collect();
+                .await,
+            );
+        }
+        release.send(()).unwrap();
+        held.await.unwrap().unwrap();
         for (n, task) in asked.into_iter().enumerate() {
             let (max_plus_one, count) = task.await.unwrap().unwrap();
             let n = n as i64 + 1;
@@ -563,20 +559,27 @@ mod tests {
 
     #[tokio::test]
     async fn stop_lets_the_queued_writes_finish_and_refuses_later_ones() {
-        let writer = std::sync::Arc::new(writer());
-        let queued: Vec<_> = (0..50)
-            .map(|n| {
-                let writer = std::sync::Arc::clone(&writer);
-                tokio::spawn(async move {
-                    writer
-                        .run(move |c| c.execute("INSERT INTO t (n) VALUES (?1)", [n]))
-                        .await
+        let writer = writer();
+        // The writes and then the stop are queued behind a held write, so
+        // the writer takes the stop in the same sweep as the writes.
+        let (release, held) = hold(&writer).await;
+        let mut queued = Vec::new();
+        for n in 0..50 {
+            queued.push(
+                send(&writer, move |c| {
+                    c.execute("INSERT INTO t (n) VALUES (?1)", [n])
                 })
-            })
-            .collect();
-        // The spawned tasks send their writes before this one's stop.
-        tokio::task::yield_now().await;
-        writer.stop().await;
+                .await,
+            );
+        }
+        let stopping = {
+            let writer = std::sync::Arc::clone(&writer);
+            tokio::spawn(async move { writer.stop().await })
+        };
+        tokio::task::yield_now().await; // the stop is queued
+        release.send(()).unwrap();
+        stopping.await.unwrap();
+        held.await.unwrap().unwrap();
         for task in queued {
             assert_eq!(task.await.unwrap().unwrap(), 1);
         }
